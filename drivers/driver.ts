@@ -1,0 +1,98 @@
+/**
+ * The storage-driver contract every backend implements (filesystem, s3, gcs).
+ *
+ * Paths are driver paths as the registry uses them: absolute, '/'-separated, no trailing slash,
+ * e.g. `/docker/registry/v2/repositories/group/image/_manifests/tags/latest/current/link`.
+ * Each backend maps them onto its own root (rootdirectory / key prefix), spec §1.1.
+ */
+import type { Readable } from 'node:stream';
+
+/** One object (file) in storage. Object stores have no directories, so walks yield files only. */
+export interface FileInfo {
+  /** Driver path of the object. */
+  readonly path: string;
+  /** Size in bytes. */
+  readonly size: number;
+  /** Last modification time when the backend reports one. */
+  readonly modTime?: Date;
+}
+
+/** Result of `stat`: a file, or a directory (a prefix with at least one object below it). */
+export interface StatInfo {
+  readonly path: string;
+  readonly isDir: boolean;
+  /** 0 for directories. */
+  readonly size: number;
+  readonly modTime?: Date;
+}
+
+/** A child returned by `list`: its full driver path and whether it is a directory (prefix). */
+export interface ListEntry {
+  readonly path: string;
+  readonly isDir: boolean;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+}
+
+export interface WalkOptions extends CallOptions {
+  /**
+   * Called with a directory's driver path before anything below it is yielded; returning true skips
+   * the whole subtree (the `_uploads` case). Must be a pure, cheap predicate.
+   */
+  readonly prune?: (dirPath: string) => boolean;
+  /**
+   * Best-effort resume hint: entries whose path is <= startAfter (bytewise) are not yielded.
+   */
+  readonly startAfter?: string;
+}
+
+export interface GetContentOptions extends CallOptions {
+  /** Refuse (ContentTooLargeError) objects larger than this many bytes. */
+  readonly maxBytes: number;
+}
+
+/** Requests sent to the backend, by kind; what an import reports as "storage requests". */
+export interface RequestCounts {
+  list: number;
+  get: number;
+  stat: number;
+  put: number;
+  delete: number;
+}
+
+export interface StorageDriver {
+  /** The name GitLab records in import_statistics.storage_driver: filesystem, s3aws, s3_v2, gcs. */
+  readonly name: string;
+
+  /** Stat a file or directory. Throws PathNotFoundError when neither exists. */
+  stat(path: string, options?: CallOptions): Promise<StatInfo>;
+
+  /** Immediate children of a directory, sorted bytewise by path. Throws PathNotFoundError. */
+  list(path: string, options?: CallOptions): Promise<ListEntry[]>;
+
+  /**
+   * Every file below `prefix` (a directory path), in bytewise order of their full paths.
+   * Throws PathNotFoundError (on first iteration) when nothing exists below `prefix`.
+   */
+  walk(prefix: string, options?: WalkOptions): AsyncIterable<FileInfo>;
+
+  /** Whole content of a small object, capped by maxBytes. Throws PathNotFoundError. */
+  getContent(path: string, options: GetContentOptions): Promise<Buffer>;
+
+  /** A stream of a (large) object from `offset`. Throws PathNotFoundError. */
+  reader(path: string, options?: CallOptions & { offset?: number }): Promise<Readable>;
+
+  /** Write a small object (lockfiles, spec §1.8), replacing any existing one. */
+  putContent(path: string, content: Buffer, options?: CallOptions): Promise<void>;
+
+  /** Delete an object. Deleting a missing object is not an error (idempotent, spec §1.8). */
+  delete(path: string, options?: CallOptions): Promise<void>;
+
+  /** A snapshot of the requests sent so far. */
+  requestCounts(): RequestCounts;
+
+  /** Release sockets, worker threads and other resources. */
+  close(): Promise<void>;
+}
