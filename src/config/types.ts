@@ -40,8 +40,10 @@ export interface EmbeddedDatabaseConfig {
   readonly kind: 'embedded';
   /** Absolute path of the data directory (default `.regdb/postgres` beside the config file). */
   readonly dataDir: string;
+  /** 0: pick a free port at start (the last one used is preferred). */
   readonly port: number;
   readonly user: string;
+  /** '': generated on first start and kept in the data directory. Never logged, never printed. */
   readonly password: string;
   readonly dbname: string;
   readonly pool: PoolConfig;

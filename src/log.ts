@@ -1,0 +1,74 @@
+/**
+ * The root logger. One is built in the CLI entry and written to stderr (or a log file) so that stdout
+ * stays for results; library code takes a `Logger` and defaults to `silentLogger` (STYLE.md).
+ */
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+/** Field names whose values are secrets (config keys are lower-cased, code uses camelCase). */
+const SECRET_FIELDS = [
+  'password',
+  'adminPassword',
+  'secret',
+  'secretkey',
+  'secretKey',
+  'secretAccessKey',
+  'accesskey',
+  'accessKey',
+  'accessKeyId',
+  'sessiontoken',
+  'sessionToken',
+  'credentials',
+  'private_key',
+  'privateKey',
+  'apiKey',
+  'token',
+  'connectionString',
+];
+
+/**
+ * Redaction paths: each secret field at the top level and up to three levels down.
+ * pino's redaction has no "any depth" wildcard, so the levels are spelled out.
+ */
+export const REDACT_PATHS: readonly string[] = SECRET_FIELDS.flatMap((f) => [
+  f,
+  `*.${f}`,
+  `*.*.${f}`,
+  `*.*.*.${f}`,
+]);
+
+export interface LoggerOptions {
+  /** pino level: trace, debug, info, warn, error, fatal, silent. Default `info`. */
+  level?: string;
+  /** Where the lines go. Default `stderr`. */
+  destination?: 'stderr' | 'stdout' | { file: string };
+}
+
+const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+function destinationOf(dest: LoggerOptions['destination']): DestinationStream {
+  if (dest === undefined || dest === 'stderr') return pino.destination({ dest: 2, sync: true });
+  if (dest === 'stdout') return pino.destination({ dest: 1, sync: true });
+  return pino.destination({ dest: dest.file, mkdir: true, sync: true });
+}
+
+/** Builds the root logger. Throws on an unknown level (the caller maps it to a usage error). */
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const level = (opts.level ?? 'info').toLowerCase();
+  if (!LEVELS.has(level)) {
+    throw new Error(`unknown log level "${opts.level}": use one of ${[...LEVELS].join(', ')}`);
+  }
+  return pino(
+    {
+      level,
+      base: { name: 'regdb' },
+      redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destinationOf(opts.destination),
+  );
+}
+
+/** A logger that writes nothing: the default for library code. */
+export const silentLogger: Logger = pino({ level: 'silent', enabled: false });
