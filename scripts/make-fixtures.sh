@@ -191,7 +191,7 @@ rocket_docs=$(upload_blob other/artifacts "$WORK/rocket-docs.txt")
 jq -n --arg cd "$rocket_config" --argjson cs "$(size_of "$WORK/rocket-config.json")" \
   --arg ld "$rocket_docs" --argjson ls "$(size_of "$WORK/rocket-docs.txt")" \
   '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: {mediaType: "application/vnd.acme.rocket.config.v1+json", digest: $cd, size: $cs},
+    config: {mediaType: "application/vnd.acme.rocket.config", digest: $cd, size: $cs},
     layers: [{mediaType: "application/vnd.acme.rocket.docs.layer.v1+tar", digest: $ld, size: $ls,
               annotations: {"org.opencontainers.image.title": "docs.txt"}}]}' >"$WORK/rocket.json"
 put_manifest other/artifacts rocket-v1 "$MT_OCI_MANIFEST" "$WORK/rocket.json"
