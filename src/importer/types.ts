@@ -1,0 +1,126 @@
+/**
+ * The data that flows through the import pipeline: what was read from storage for one repository
+ * (facts), and the typed rows built from it, keyed by natural keys (namespace name, repository path,
+ * digest, tag name). Ids are resolved later, in SQL (src/db/import-sql.ts).
+ */
+import type { Digest, DigestParseResult } from '../registry/digest.js';
+import type { ParseResult } from '../registry/manifest.js';
+
+/** Import steps (spec §2.1): 1 pre-import, 2 all repositories (tags), 3 common blobs. */
+export type StepNumber = 1 | 2 | 3;
+
+/** A link file as read: null when it does not exist, else its parsed content. */
+export type LinkFact = DigestParseResult | null;
+
+/** Fetching a manifest by digest in a repository (spec §1.5). */
+export type ManifestFetch =
+  /** Revision link or blob data missing (ErrManifestUnknownRevision). */
+  | { readonly kind: 'missing' }
+  /** The revision link content is not a valid digest. */
+  | { readonly kind: 'broken-link'; readonly link: Extract<DigestParseResult, { ok: false }> }
+  /** The blob is larger than the 4 MiB cap. */
+  | { readonly kind: 'too-large' }
+  | { readonly kind: 'payload'; readonly payload: Buffer; readonly parsed: ParseResult };
+
+/** Reading a config blob through the repository's `_layers` access check (spec §1.6). */
+export type ConfigFetch =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'broken-link'; readonly link: Extract<DigestParseResult, { ok: false }> }
+  | { readonly kind: 'payload'; readonly payload: Buffer };
+
+/** A layer's access check: its `_layers` link and the existence of the blob data. */
+export type LayerAccess =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'broken-link'; readonly link: Extract<DigestParseResult, { ok: false }> };
+
+/** Everything read from storage for one repository, as the row builder needs it. */
+export interface RepositoryFacts {
+  /** Repository path (name), e.g. `group/sub/image`. */
+  readonly path: string;
+  /** Tags in bytewise order with their `current/link` (null: missing); empty without `_manifests/tags`. */
+  readonly tags: readonly { readonly name: string; readonly link: LinkFact }[];
+  /** Manifests fetched, by `formatDigest` string (tagged ones, list children, referrer candidates). */
+  readonly manifests: ReadonlyMap<string, ManifestFetch>;
+  /** Config reads, by digest string (only configs <= 256,000 bytes are read). */
+  readonly configs: ReadonlyMap<string, ConfigFetch>;
+  /** Layer access checks, by digest string. */
+  readonly layers: ReadonlyMap<string, LayerAccess>;
+  /** Untagged revisions to consider as referrers (digest strings), in bytewise order. */
+  readonly untagged: readonly string[];
+  /** Manifest digests this repository already has in the database (step two looks them up first). */
+  readonly existingManifests: ReadonlySet<string>;
+}
+
+export interface BlobRow {
+  readonly digest: Digest;
+  readonly size: bigint;
+}
+
+export interface ManifestRow {
+  readonly digest: Digest;
+  readonly schemaVersion: number;
+  readonly mediaType: string;
+  readonly payload: Buffer;
+  readonly totalSize: bigint;
+  readonly configMediaType: string | null;
+  readonly configDigest: Digest | null;
+  readonly configPayload: Buffer | null;
+  readonly nonConformant: boolean;
+  readonly subjectDigest: Digest | null;
+  readonly artifactMediaType: string | null;
+}
+
+export interface LayerRow {
+  readonly manifestDigest: Digest;
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly size: bigint;
+}
+
+export interface ReferenceRow {
+  readonly parentDigest: Digest;
+  readonly childDigest: Digest;
+}
+
+export interface TagRow {
+  readonly name: string;
+  readonly manifestDigest: Digest;
+}
+
+/** Why an item was not imported. `gitlabFatal`: GitLab's importer fails the whole run here. */
+export interface SkipRecord {
+  readonly reason: string;
+  /** Storage path of the item (link, blob or repository directory). */
+  readonly path: string;
+  readonly repository: string;
+  readonly digest?: string;
+  readonly tag?: string;
+  readonly message: string;
+  readonly gitlabFatal: boolean;
+}
+
+/** Rows of one repository, in the order GitLab's importer would write them. */
+export interface RepositoryRows {
+  readonly namespace: string;
+  readonly path: string;
+  /** Last path segment. */
+  readonly name: string;
+  /** Set in step one (spec §2.2 step 7); null leaves the column alone. */
+  readonly lastPublishedAt: Date | null;
+  readonly blobs: readonly BlobRow[];
+  /** Blob digests linked to the repository. */
+  readonly repositoryBlobs: readonly Digest[];
+  readonly manifests: readonly ManifestRow[];
+  readonly layers: readonly LayerRow[];
+  readonly references: readonly ReferenceRow[];
+  /** Step two: the complete tag set the repository must end with; null in step one. */
+  readonly tags: readonly TagRow[] | null;
+  /** Counted per GitLab's rules (spec §2.14). */
+  readonly counts: { readonly repositories: number; readonly tags: number; readonly manifests: number };
+}
+
+export type RepositoryResult =
+  | { readonly ok: true; readonly rows: RepositoryRows; readonly skips: readonly SkipRecord[] }
+  /** The repository itself is skipped (invalid name); counts per GitLab step-two rules. */
+  | { readonly ok: false; readonly skips: readonly SkipRecord[]; readonly countsAsRepository: boolean };
