@@ -6,7 +6,8 @@
  * is recorded as failed (code max_job_retry) before the error is returned, so `status` shows it
  * and the next run retries that job first.
  */
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { silentLogger } from '../log.js';
 import { createBbmStore, type BbmPool } from '../db/bbm/pg-store.js';
 import { BbmInterruptedError, BbmJobTimeoutError, MaxJobAttemptsError } from './errors.js';
 import { findJob, type FoundJob } from './find-job.js';
@@ -77,8 +78,6 @@ export interface SyncRunResult {
 
 type BatchOutcome = { readonly done: boolean; readonly error?: Error };
 
-const defaultLogger: Logger = pino({ enabled: false });
-
 /** Runs batched background migrations until none has a job left (spec §5.4). */
 export async function runBackgroundMigrationsSync(
   pool: BbmPool,
@@ -90,7 +89,7 @@ export async function runBackgroundMigrationsSync(
 /** As `runBackgroundMigrationsSync`, on any store. */
 export async function runWithStore(store: BbmStore, options: SyncRunOptions = {}): Promise<SyncRunResult> {
   const maxAttempts = checkMaxJobRetry(options.maxJobRetry ?? INTERNAL_MAX_JOB_RETRY);
-  const log = (options.logger ?? defaultLogger).child({ component: 'bbm' });
+  const log = (options.logger ?? silentLogger).child({ component: 'bbm' });
   const registry = options.registry ?? createWorkRegistry();
   const jobTimeoutMs = options.jobTimeoutMs ?? 120_000;
   const lockTimeoutMs = options.lockTimeoutMs ?? 60_000;
