@@ -53,6 +53,11 @@ export interface GetContentOptions extends CallOptions {
   readonly maxBytes: number;
 }
 
+/** One result of `getContents`: the content, or the typed error for that path alone. */
+export type ContentResult =
+  | { readonly path: string; readonly content: Buffer; readonly error?: undefined }
+  | { readonly path: string; readonly content?: undefined; readonly error: Error };
+
 /** Requests sent to the backend, by kind; what an import reports as "storage requests". */
 export interface RequestCounts {
   list: number;
@@ -80,6 +85,14 @@ export interface StorageDriver {
 
   /** Whole content of a small object, capped by maxBytes. Throws PathNotFoundError. */
   getContent(path: string, options: GetContentOptions): Promise<Buffer>;
+
+  /**
+   * Many small objects at once, results in the order of `paths`. Per-path failures (PathNotFoundError,
+   * ContentTooLargeError, InvalidPathError, StorageDriverError after retries) come back as `error`
+   * for that path; the call itself rejects only when aborted. Backends batch and parallelise these
+   * within their concurrency limits.
+   */
+  getContents(paths: readonly string[], options: GetContentOptions): Promise<ContentResult[]>;
 
   /** A stream of a (large) object from `offset`. Throws PathNotFoundError. */
   reader(path: string, options?: CallOptions & { offset?: number }): Promise<Readable>;

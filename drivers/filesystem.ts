@@ -1,0 +1,343 @@
+/**
+ * Filesystem backend: driver path `/docker/...` is `<rootdirectory>/docker/...` on disk (spec §1.1).
+ * Small reads go through a pool of worker threads doing synchronous I/O in batches (see
+ * fs-reader-pool.ts); walks read directories synchronously, children sorted so that full paths come
+ * out in bytewise order. Paths can never leave the root: `..`/empty components are rejected, and
+ * every opened file is checked against the real root (symlinks included).
+ */
+import { availableParallelism } from 'node:os';
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type {
+  CallOptions,
+  ContentResult,
+  FileInfo,
+  GetContentOptions,
+  ListEntry,
+  RequestCounts,
+  StatInfo,
+  StorageDriver,
+  WalkOptions,
+} from './driver.js';
+import {
+  ContentTooLargeError,
+  InvalidPathError,
+  PathNotFoundError,
+  StorageDriverError,
+  StorageError,
+} from './errors.js';
+import { FileReaderPool, ReadStatus, type ReadResult } from './fs-reader-pool.js';
+import { childPath, compareBytewise, dirPrefix, sortForWalk, subtreeBefore, validatePath } from './paths.js';
+import { resolveConcurrency, silentLogger } from './requests.js';
+
+export const DEFAULT_ROOT_DIRECTORY = '/var/lib/registry';
+
+export interface FilesystemDriverOptions {
+  readonly rootDirectory?: string;
+  /** Reader threads: floor 1, default min(4, available parallelism). */
+  readonly threads?: number;
+  readonly logger?: Logger;
+}
+
+const NOT_FOUND_CODES = new Set(['ENOENT', 'ENOTDIR']);
+
+interface Child {
+  readonly name: string;
+  readonly isDir: boolean;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+export class FilesystemDriver implements StorageDriver {
+  readonly name = 'filesystem';
+  readonly root: string;
+  private readonly realRoot: string;
+  private readonly pool: FileReaderPool;
+  private readonly logger: Logger;
+  private readonly counts: RequestCounts = { list: 0, get: 0, stat: 0, put: 0, delete: 0 };
+
+  constructor(opts: FilesystemDriverOptions = {}) {
+    const root = opts.rootDirectory ?? DEFAULT_ROOT_DIRECTORY;
+    if (!root.startsWith('/')) throw new InvalidPathError(root, this.name, 'rootdirectory must be absolute');
+    this.root = root.length > 1 ? root.replace(/\/+$/, '') : root;
+    this.logger = opts.logger ?? silentLogger;
+    try {
+      this.realRoot = fs.realpathSync.native(this.root);
+    } catch (err) {
+      // The root may not exist yet (nothing written); reads will then simply find nothing.
+      if (!NOT_FOUND_CODES.has((err as NodeJS.ErrnoException).code ?? ''))
+        throw this.failure('open root', this.root, err);
+      this.realRoot = this.root;
+    }
+    const threads = resolveConcurrency(opts.threads, {
+      floor: 1,
+      default: Math.min(4, availableParallelism()),
+    });
+    this.pool = new FileReaderPool(threads, this.realRoot);
+  }
+
+  requestCounts(): RequestCounts {
+    return { ...this.counts };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  async stat(path: string, options?: CallOptions): Promise<StatInfo> {
+    options?.signal?.throwIfAborted();
+    const file = this.onDisk(validatePath(path, this.name));
+    this.counts.stat++;
+    const st = this.statInside(path, file);
+    if (!st) throw new PathNotFoundError(path, this.name);
+    const isDir = st.isDirectory();
+    return { path, isDir, size: isDir ? 0 : st.size, modTime: st.mtime };
+  }
+
+  async list(path: string, options?: CallOptions): Promise<ListEntry[]> {
+    options?.signal?.throwIfAborted();
+    const dir = this.onDisk(validatePath(path, this.name));
+    const children = this.readChildren(path, dir, false);
+    if (!children) throw new PathNotFoundError(path, this.name);
+    return children
+      .map((c) => ({ path: childPath(path, c.name), isDir: c.isDir }))
+      .sort((a, b) => compareBytewise(a.path, b.path));
+  }
+
+  async *walk(prefix: string, options: WalkOptions = {}): AsyncGenerator<FileInfo> {
+    const { prune, startAfter, signal } = options;
+    validatePath(prefix, this.name);
+    const top = this.readChildren(prefix, this.onDisk(prefix), true);
+    if (!top) throw new PathNotFoundError(prefix, this.name);
+    // Depth-first over sorted children; each frame holds one directory's remaining children.
+    const stack: Array<{ dir: string; children: Child[]; next: number }> = [
+      { dir: prefix, children: top, next: 0 },
+    ];
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      if (frame.next >= frame.children.length) {
+        stack.pop();
+        continue;
+      }
+      const child = frame.children[frame.next++]!;
+      const path = childPath(frame.dir, child.name);
+      if (child.isDir) {
+        if (startAfter !== undefined && subtreeBefore(path, startAfter)) continue;
+        if (prune?.(path)) continue;
+        signal?.throwIfAborted();
+        const children = this.readChildren(path, this.onDisk(path), true, false);
+        if (children) stack.push({ dir: path, children, next: 0 });
+      } else {
+        if (startAfter !== undefined && compareBytewise(path, startAfter) <= 0) continue;
+        yield { path, size: child.size, modTime: new Date(child.mtimeMs) };
+      }
+    }
+  }
+
+  async getContent(path: string, options: GetContentOptions): Promise<Buffer> {
+    options.signal?.throwIfAborted();
+    const file = this.onDisk(validatePath(path, this.name));
+    this.counts.get++;
+    return this.unpack(path, options.maxBytes, await this.pool.read(file, options.maxBytes));
+  }
+
+  async getContents(paths: readonly string[], options: GetContentOptions): Promise<ContentResult[]> {
+    options.signal?.throwIfAborted();
+    return Promise.all(
+      paths.map(async (path): Promise<ContentResult> => {
+        try {
+          return { path, content: await this.getContent(path, options) };
+        } catch (error) {
+          if (error instanceof StorageError) return { path, error };
+          throw error;
+        }
+      }),
+    );
+  }
+
+  async reader(path: string, options: CallOptions & { offset?: number } = {}): Promise<Readable> {
+    options.signal?.throwIfAborted();
+    const file = this.onDisk(validatePath(path, this.name));
+    this.counts.get++;
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(file, 'r');
+    } catch (err) {
+      throw this.translate('open', path, err);
+    }
+    try {
+      const real = await fs.promises.realpath(file);
+      if (!this.isInside(real))
+        throw new InvalidPathError(path, this.name, 'resolves outside the root directory');
+      if ((await handle.stat()).isDirectory()) throw new PathNotFoundError(path, this.name);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    return handle.createReadStream({ start: options.offset ?? 0, signal: options.signal });
+  }
+
+  async putContent(path: string, content: Buffer, options?: CallOptions): Promise<void> {
+    options?.signal?.throwIfAborted();
+    const file = this.onDisk(validatePath(path, this.name));
+    if (path === '/') throw new InvalidPathError(path, this.name, 'cannot write the root');
+    this.counts.put++;
+    try {
+      await fs.promises.mkdir(dirname(file), { recursive: true });
+      const real = await fs.promises.realpath(dirname(file));
+      if (!this.isInside(real))
+        throw new InvalidPathError(path, this.name, 'resolves outside the root directory');
+      // Write beside, then rename: readers never see a half-written file.
+      const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+      await fs.promises.writeFile(tmp, content, { signal: options?.signal });
+      await fs.promises.rename(tmp, file);
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw this.translate('write', path, err);
+    }
+  }
+
+  async delete(path: string, options?: CallOptions): Promise<void> {
+    options?.signal?.throwIfAborted();
+    const file = this.onDisk(validatePath(path, this.name));
+    this.counts.delete++;
+    try {
+      const real = await fs.promises.realpath(dirname(file));
+      if (!this.isInside(real))
+        throw new InvalidPathError(path, this.name, 'resolves outside the root directory');
+      await fs.promises.unlink(file);
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      if (NOT_FOUND_CODES.has((err as NodeJS.ErrnoException).code ?? '')) return;
+      throw this.translate('delete', path, err);
+    }
+  }
+
+  private onDisk(path: string): string {
+    return path === '/' ? this.root : this.root === '/' ? path : this.root + path;
+  }
+
+  private isInside(real: string): boolean {
+    return real === this.realRoot || real.startsWith(dirPrefix(this.realRoot));
+  }
+
+  /** lstat, following a symlink only when its target stays inside the root. */
+  private statInside(path: string, file: string): fs.Stats | undefined {
+    try {
+      const real = fs.realpathSync.native(file);
+      if (!this.isInside(real))
+        throw new InvalidPathError(path, this.name, 'resolves outside the root directory');
+      return fs.statSync(real);
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      if (NOT_FOUND_CODES.has((err as NodeJS.ErrnoException).code ?? '')) return undefined;
+      throw this.translate('stat', path, err);
+    }
+  }
+
+  /**
+   * A directory's children with types and sizes, or undefined when `dir` is missing or not a
+   * directory. Symlinks are followed only inside the root; others are skipped with a warning.
+   */
+  private readChildren(path: string, dir: string, forWalk: boolean, verify = true): Child[] | undefined {
+    this.counts.list++;
+    let entries: fs.Dirent[];
+    try {
+      // Below a verified directory, children are plain directories or already-verified symlinks.
+      if (verify && path !== '/' && !this.isInside(fs.realpathSync.native(dir))) {
+        throw new InvalidPathError(path, this.name, 'resolves outside the root directory');
+      }
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      if (NOT_FOUND_CODES.has((err as NodeJS.ErrnoException).code ?? '')) return undefined;
+      throw this.translate('list', path, err);
+    }
+    const children: Child[] = [];
+    for (const entry of entries) {
+      const full = `${dir}/${entry.name}`;
+      let isDir = entry.isDirectory();
+      if (isDir && !forWalk) {
+        children.push({ name: entry.name, isDir, size: 0, mtimeMs: 0 });
+        continue;
+      }
+      if (!isDir && !entry.isFile() && !entry.isSymbolicLink()) continue; // sockets, fifos, devices
+      try {
+        let st: fs.Stats;
+        if (entry.isSymbolicLink()) {
+          const real = fs.realpathSync.native(full);
+          if (!this.isInside(real)) {
+            this.logger.warn(
+              { driver: this.name, path: childPath(path, entry.name) },
+              'symlink leaves the root, skipped',
+            );
+            continue;
+          }
+          st = fs.statSync(real);
+          isDir = st.isDirectory();
+          if (!isDir && !st.isFile()) continue;
+        } else if (isDir) {
+          children.push({ name: entry.name, isDir, size: 0, mtimeMs: 0 });
+          continue;
+        } else {
+          st = fs.lstatSync(full);
+        }
+        children.push({ name: entry.name, isDir, size: isDir ? 0 : st.size, mtimeMs: st.mtimeMs });
+      } catch (err) {
+        // Vanished between readdir and stat: a concurrent delete, not an error for a walk.
+        if (NOT_FOUND_CODES.has((err as NodeJS.ErrnoException).code ?? '')) continue;
+        throw this.translate('stat', childPath(path, entry.name), err);
+      }
+    }
+    return forWalk ? sortForWalk(children) : children;
+  }
+
+  private unpack(path: string, maxBytes: number, r: ReadResult): Buffer {
+    switch (r.status) {
+      case ReadStatus.Ok:
+        return r.content;
+      case ReadStatus.NotFound:
+        return this.throwError(new PathNotFoundError(path, this.name, { cause: r.code }));
+      case ReadStatus.Escapes:
+        return this.throwError(new InvalidPathError(path, this.name, 'resolves outside the root directory'));
+      case ReadStatus.TooLarge:
+        return this.throwError(new ContentTooLargeError(path, this.name, maxBytes, r.size));
+      default:
+        return this.throwError(
+          new StorageDriverError(`${this.name}: read ${path} failed: ${r.message}`, this.name, {
+            operation: 'read',
+            path,
+            attempts: 1,
+            cause: Object.assign(new Error(r.message), { code: r.code }),
+          }),
+        );
+    }
+  }
+
+  private throwError(err: Error): never {
+    throw err;
+  }
+
+  private translate(operation: string, path: string, err: unknown): StorageError {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (NOT_FOUND_CODES.has(code) || code === 'EISDIR')
+      return new PathNotFoundError(path, this.name, { cause: err });
+    return this.failure(operation, path, err);
+  }
+
+  private failure(operation: string, path: string, err: unknown): StorageDriverError {
+    return new StorageDriverError(
+      `${this.name}: ${operation} ${path} failed: ${(err as Error).message}`,
+      this.name,
+      {
+        operation,
+        path,
+        attempts: 1,
+        cause: err,
+      },
+    );
+  }
+}
