@@ -1,0 +1,103 @@
+/**
+ * Helpers shared by the commands: the CONFIG argument, the root logger from the global flags, the
+ * config and the database, opened and closed around the command's work.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Argument, InvalidArgumentError, type Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import { openDatabase, type Database, type OpenOptions } from '../db/open.js';
+import { UsageError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+
+/** Global flags (main.ts). */
+export interface GlobalOptions {
+  logLevel?: string;
+  logFile?: string;
+}
+
+/** The trailing `[config]` argument every command takes (spec §4.1). */
+export function configArgument(): Argument {
+  return new Argument('[config]', 'path of the registry config.yml (default: $REGISTRY_CONFIGURATION_PATH)');
+}
+
+const loggers = new WeakMap<Command, Logger>();
+
+/** The root logger, built once per program from --log-level/--log-file; stdout stays for results. */
+export function commandLogger(cmd: Command): Logger {
+  let root: Command = cmd;
+  while (root.parent !== null) root = root.parent;
+  const cached = loggers.get(root);
+  if (cached !== undefined) return cached;
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  let logger: Logger;
+  try {
+    logger = createLogger({
+      level: g.logLevel ?? 'info',
+      destination: g.logFile !== undefined ? { file: g.logFile } : 'stderr',
+    });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
+  loggers.set(root, logger);
+  return logger;
+}
+
+/** Loads the config named by the CONFIG argument (or REGISTRY_CONFIGURATION_PATH). */
+export function loadCommandConfig(
+  configArg: string | undefined,
+  opts: { requireStorage?: boolean } = {},
+): Config {
+  return loadConfig({
+    ...(configArg !== undefined ? { path: configArg } : {}),
+    requireStorage: opts.requireStorage ?? false,
+  });
+}
+
+/** Tells the user how to reach the embedded server (stderr: stdout is for results). */
+export function announceEmbedded(db: Database): void {
+  if (!db.embedded || db.url === undefined) return;
+  const pw = db.passwordFile !== undefined ? ` (password in ${db.passwordFile})` : '';
+  process.stderr.write(`regdb: embedded PostgreSQL: psql ${db.url}${pw}\n`);
+}
+
+/** Opens the config's database, runs `fn`, and always closes it (and stops an embedded server). */
+export async function withDatabase<T>(
+  config: Config,
+  cmd: Command,
+  opts: Omit<OpenOptions, 'logger'>,
+  fn: (db: Database, logger: Logger) => Promise<T>,
+): Promise<T> {
+  const logger = commandLogger(cmd);
+  const db = await openDatabase(config.database, { ...opts, logger });
+  announceEmbedded(db);
+  try {
+    return await fn(db, logger);
+  } finally {
+    await db.close();
+  }
+}
+
+/** commander argParser for a non-negative integer flag value (bad values exit with status 2). */
+export function nonNegativeInt(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a non-negative integer.');
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('is too large.');
+  return n;
+}
+
+/** The package version, read from package.json above this module (src/ or dist/src/). */
+export function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'regdb' && pkg.version !== undefined) return pkg.version;
+    }
+    dir = dirname(dir);
+  }
+  return 'unknown';
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+/**
+ * The `regdb` command. Each command file exports a `registerX(parent: Command)` function and is
+ * registered in buildProgram() below. Errors are printed once, as `regdb: <message>`, and mapped onto
+ * the exit status: 2 for usage and configuration errors, 1 for runtime failures (errors.ts).
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import { exitCodeOf } from '../errors.js';
+import { packageVersion } from './common.js';
+import { registerInit } from './init.js';
+
+/** Commander outcomes that are not failures. */
+const COMMANDER_SUCCESS = new Set(['commander.helpDisplayed', 'commander.version']);
+
+export function buildProgram(): Command {
+  const program = new Command('regdb')
+    .description(
+      "Imports a container registry's metadata from its storage into a GitLab-compatible PostgreSQL " +
+        'metadata database, and manages that database.',
+    )
+    .version(packageVersion(), '-V, --version')
+    .addOption(
+      new Option('--log-level <level>', 'trace, debug, info, warn, error or silent')
+        .default('info')
+        .env('REGDB_LOG_LEVEL'),
+    )
+    .addOption(
+      new Option('--log-file <path>', 'write log lines to this file instead of stderr').env('REGDB_LOG_FILE'),
+    )
+    // Settings below are inherited by every command created afterwards.
+    .exitOverride()
+    .showSuggestionAfterError(true);
+
+  const database = program.command('database').description('manage the metadata database');
+  registerInit(database);
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit status. */
+export async function run(argv: readonly string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has already printed its message (or the help).
+      return COMMANDER_SUCCESS.has(err.code) ? 0 : 2;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`regdb: ${message}\n`);
+    return exitCodeOf(err);
+  }
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    // npx and npm link start us through a symlink in node_modules/.bin.
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const code = await run();
+  process.exitCode = code;
+  // Let stdout drain; then leave even if a library left a handle open.
+  setTimeout(() => process.exit(code), 2000).unref();
+}
