@@ -1,0 +1,224 @@
+/**
+ * Repository enumeration (spec §1.3) from ONE walk of `/docker/registry/v2/repositories`.
+ *
+ * Each file belongs to the repository named by its path segments before the first `_`-prefixed
+ * segment (`a/b/_manifests/...` belongs to `a/b`); a directory is a repository when something below
+ * its `_manifests` exists. Files of one repository are contiguous in bytewise order, because they are
+ * exactly the paths that start with `<name>/_`. So the grouper holds one repository at a time.
+ *
+ * Order: repositories come out in the bytewise order of `<name>/_`, i.e. the walk's order. This is
+ * deterministic and the same for every driver, but it is not GitLab's depth-first order where a
+ * sibling name continues with a byte below `/` (`-`, `.`): the walk gives `a-b`, `a.b`, `a`, `a/c`, GitLab
+ * gives `a`, `a/c`, `a-b`, `a.b`. Nested names that continue with a digit or an uppercase letter (`a/1x`,
+ * `a/B`) come before `a` in both, lowercase ones (`a/b`) after. `compareGitLabOrder` sorts into GitLab's.
+ *
+ * Limitation: a walk yields files, so an EMPTY `_manifests` directory (possible on a filesystem, never
+ * on an object store) is invisible; GitLab would import such a directory as a repository without tags.
+ */
+import type { FileInfo } from '../../drivers/driver.js';
+import { formatDigest, parseDigest, type DigestFault } from './digest.js';
+import { checkRepositoryName, type NameFault } from './names.js';
+import { compareBytewise, REPOSITORIES_ROOT } from './paths.js';
+
+export interface TagEntry {
+  readonly name: string;
+  /** Driver path of `current/link`; undefined when the tag has no such file ("missing tag link"). */
+  readonly currentLinkPath: string | undefined;
+}
+
+export interface RepositoryProblem {
+  readonly path: string;
+  readonly reason: DigestFault | 'unexpected-path';
+  readonly message: string;
+}
+
+export interface Repository {
+  readonly kind: 'repository';
+  /** Repository path, e.g. `group/app/sub`. */
+  readonly name: string;
+  /** Driver path of the repository directory. */
+  readonly path: string;
+  /** Tags sorted bytewise by name (GitLab's listing order, spec §1.4). */
+  readonly tags: readonly TagEntry[];
+  /** `sha256:<hex>` (from the path) -> driver path of `_manifests/revisions/.../link`. */
+  readonly revisions: ReadonlyMap<string, string>;
+  /** `sha256:<hex>` (from the path) -> driver path of `_layers/.../link`. */
+  readonly layers: ReadonlyMap<string, string>;
+  /** Link files whose path does not name a storable digest; not fatal, GitLab never enumerates them. */
+  readonly problems: readonly RepositoryProblem[];
+}
+
+export interface InvalidRepository {
+  readonly kind: 'invalid-name';
+  readonly name: string;
+  readonly path: string;
+  readonly reason: NameFault;
+  readonly message: string;
+}
+
+export type RepositoryEntry = Repository | InvalidRepository;
+
+/** Underscore directories the importer reads; every other `_x` subtree (e.g. `_uploads`) is pruned. */
+const READ_DIRS = new Set(['_manifests', '_layers']);
+
+/**
+ * `prune` for the importer's walk of the repositories root: skips `_uploads` and every other
+ * `_`-prefixed subtree except `_manifests` and `_layers`. Tag history (`tags/<t>/index`) is kept, so a
+ * tag that has history but no `current/link` is still seen and reported as a missing tag link.
+ */
+export function pruneRepositoryWalk(dirPath: string): boolean {
+  const segments = segmentsOf(dirPath);
+  if (segments === undefined) return false;
+  const k = firstUnderscore(segments);
+  return k !== -1 && !READ_DIRS.has(segments[k] ?? '');
+}
+
+/**
+ * Like `pruneRepositoryWalk`, and also skips the tag history directories `_manifests/tags/<t>/index`,
+ * which the importer never reads (fewer listings). Trade-off: a tag whose only files are history links
+ * is then not seen at all, instead of being reported as a missing tag link.
+ */
+export function pruneRepositoryWalkWithoutTagHistory(dirPath: string): boolean {
+  if (pruneRepositoryWalk(dirPath)) return true;
+  const segments = segmentsOf(dirPath);
+  if (segments === undefined) return false;
+  const k = firstUnderscore(segments);
+  return (
+    k !== -1 &&
+    segments[k] === '_manifests' &&
+    segments[k + 1] === 'tags' &&
+    segments.length === k + 4 &&
+    segments[k + 3] === 'index'
+  );
+}
+
+/**
+ * GitLab's enumeration order (depth-first, children sorted bytewise by full path): compare the paths
+ * `<name>/_manifests` segment by segment.
+ */
+export function compareGitLabOrder(a: string, b: string): number {
+  const x = `${a}/_manifests`.split('/');
+  const y = `${b}/_manifests`.split('/');
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const c = compareBytewise(x[i] ?? '', y[i] ?? '');
+    if (c !== 0) return c;
+  }
+  return x.length - y.length;
+}
+
+/**
+ * Group the files of a walk of `/docker/registry/v2/repositories` (bytewise order, as every driver
+ * yields them) into repositories. Files outside the root and files above any `_` directory are
+ * ignored, as GitLab ignores them. Throws when the input is not in bytewise order (a driver bug).
+ */
+export async function* groupRepositories(files: AsyncIterable<FileInfo>): AsyncGenerator<RepositoryEntry> {
+  let group: Group | undefined;
+  let previous: string | undefined;
+  for await (const file of files) {
+    if (previous !== undefined && compareBytewise(previous, file.path) >= 0) {
+      throw new Error(
+        `The storage walk is out of order: ${JSON.stringify(file.path)} came after ${JSON.stringify(previous)}; drivers must yield paths in bytewise order.`,
+      );
+    }
+    previous = file.path;
+    const segments = segmentsOf(file.path);
+    if (segments === undefined) continue;
+    const k = firstUnderscore(segments);
+    if (k === -1) continue;
+    const name = segments.slice(0, k).join('/');
+    if (group === undefined || group.name !== name) {
+      if (group !== undefined) {
+        const done = finish(group);
+        if (done !== undefined) yield done;
+      }
+      group = newGroup(name);
+    }
+    addFile(group, file.path, segments[k] ?? '', segments.slice(k + 1));
+  }
+  if (group !== undefined) {
+    const done = finish(group);
+    if (done !== undefined) yield done;
+  }
+}
+
+interface Group {
+  name: string;
+  hasManifests: boolean;
+  tags: Map<string, string | undefined>;
+  revisions: Map<string, string>;
+  layers: Map<string, string>;
+  problems: RepositoryProblem[];
+}
+
+function newGroup(name: string): Group {
+  return {
+    name,
+    hasManifests: false,
+    tags: new Map(),
+    revisions: new Map(),
+    layers: new Map(),
+    problems: [],
+  };
+}
+
+function addFile(group: Group, path: string, top: string, rest: string[]): void {
+  if (top === '_manifests') {
+    group.hasManifests = true;
+    if (rest[0] === 'tags' && rest.length >= 2) {
+      const tag = rest[1] ?? '';
+      const isCurrentLink = rest.length === 4 && rest[2] === 'current' && rest[3] === 'link';
+      if (isCurrentLink) group.tags.set(tag, path);
+      else if (!group.tags.has(tag)) group.tags.set(tag, undefined);
+    } else if (rest[0] === 'revisions') {
+      addLink(group, group.revisions, path, rest.slice(1));
+    }
+  } else if (top === '_layers') {
+    addLink(group, group.layers, path, rest);
+  }
+}
+
+/** `<alg>/<hex>/link` below `revisions/` or `_layers/`. */
+function addLink(group: Group, into: Map<string, string>, path: string, rest: string[]): void {
+  if (rest.length !== 3 || rest[2] !== 'link') {
+    group.problems.push({
+      path,
+      reason: 'unexpected-path',
+      message: `${path} is not an <algorithm>/<hex>/link file; ignored`,
+    });
+    return;
+  }
+  const parsed = parseDigest(`${rest[0]}:${rest[1]}`);
+  if (parsed.ok) into.set(formatDigest(parsed.digest), path);
+  else group.problems.push({ path, reason: parsed.reason, message: `${path}: ${parsed.message}` });
+}
+
+function finish(group: Group): RepositoryEntry | undefined {
+  if (!group.hasManifests) return undefined;
+  const path = group.name === '' ? REPOSITORIES_ROOT : `${REPOSITORIES_ROOT}/${group.name}`;
+  const check = checkRepositoryName(group.name);
+  if (!check.ok) {
+    return { kind: 'invalid-name', name: group.name, path, reason: check.reason, message: check.message };
+  }
+  const tags = [...group.tags.entries()]
+    .map(([name, currentLinkPath]) => ({ name, currentLinkPath }))
+    .sort((a, b) => compareBytewise(a.name, b.name));
+  return {
+    kind: 'repository',
+    name: group.name,
+    path,
+    tags,
+    revisions: group.revisions,
+    layers: group.layers,
+    problems: group.problems,
+  };
+}
+
+function segmentsOf(path: string): string[] | undefined {
+  if (!path.startsWith(`${REPOSITORIES_ROOT}/`)) return undefined;
+  return path.slice(REPOSITORIES_ROOT.length + 1).split('/');
+}
+
+function firstUnderscore(segments: readonly string[]): number {
+  return segments.findIndex((s) => s.startsWith('_'));
+}
