@@ -10,6 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { exitCodeOf } from '../errors.js';
 import { packageVersion } from './common.js';
 import { registerInit } from './init.js';
+import { registerMigrate } from './migrate.js';
 
 /** Commander outcomes that are not failures. */
 const COMMANDER_SUCCESS = new Set(['commander.helpDisplayed', 'commander.version']);
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
 
   const database = program.command('database').description('manage the metadata database');
   registerInit(database);
+  registerMigrate(database);
 
   return program;
 }
