@@ -88,6 +88,8 @@ export function jobFromRow(row: Record<string, unknown>): BbmJob {
 /** `$1` is a text[] of migration names or NULL for all. */
 const NAME_FILTER = `($1::text[] IS NULL OR name = ANY($1::text[]))`;
 
+// Job timestamps use clock_timestamp(): now() is the batch transaction's start, the same for all
+// of its jobs, which would hide when each job really ran.
 export const SQL = {
   // Waits for the lock; lock_timeout bounds the wait (SQLSTATE 55P03 when it expires).
   setLockTimeout: `SELECT set_config('lock_timeout', $1, true)`,
@@ -117,9 +119,10 @@ export const SQL = {
     WHERE id = $1`,
   createJob: `INSERT INTO batched_background_migration_jobs
     (batched_background_migration_id, min_value, max_value, status, started_at)
-    VALUES ($1, $2, $3, 1, now()) RETURNING ${JOB_COLUMNS}`,
+    VALUES ($1, $2, $3, 1, clock_timestamp()) RETURNING ${JOB_COLUMNS}`,
   finishJob: `UPDATE batched_background_migration_jobs
-    SET status = 2, failure_error_code = NULL, finished_at = now(), updated_at = now(), attempts = attempts + $2
+    SET status = 2, failure_error_code = NULL, finished_at = clock_timestamp(), updated_at = clock_timestamp(),
+      attempts = attempts + $2
     WHERE id = $1`,
   failJob: `UPDATE batched_background_migration_jobs
     SET status = 3, failure_error_code = $2, updated_at = now(), attempts = attempts + $3 WHERE id = $1`,

@@ -1,0 +1,198 @@
+/**
+ * Shared set-up of the BBM integration tests: a migrated database per test file, and synthetic
+ * manifests and blobs whose new columns need the background migrations.
+ */
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { migrateUp } from '../../src/db/migrator.js';
+
+const ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
+const TEMPLATE = 'regdb_bbm_test_template';
+
+export interface BbmTestDatabase {
+  readonly name: string;
+  readonly pool: pg.Pool;
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+/** A migrated template, built once (an advisory lock keeps parallel test files from racing). */
+async function ensureTemplate(admin: pg.Client): Promise<void> {
+  await admin.query('SELECT pg_advisory_lock(4242)');
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE]);
+    if (exists.rowCount === 0) {
+      await admin.query(`CREATE DATABASE ${TEMPLATE}`);
+      const pool = new pg.Pool({ ...ADMIN, database: TEMPLATE, max: 2 });
+      try {
+        await migrateUp(pool);
+      } finally {
+        await pool.end();
+      }
+    }
+  } finally {
+    await admin.query('SELECT pg_advisory_unlock(4242)');
+  }
+}
+
+/** A fresh, migrated database (65 BBM rows, the NULL index built) cloned from the template. */
+export async function bbmDatabase(): Promise<BbmTestDatabase> {
+  const admin = new pg.Client(ADMIN);
+  await admin.connect();
+  const name = `regdb_bbm_${randomBytes(6).toString('hex')}`;
+  try {
+    await ensureTemplate(admin);
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
+  } finally {
+    await admin.end();
+  }
+  const pool = new pg.Pool({ ...ADMIN, database: name, max: 6 });
+  pool.on('error', () => undefined);
+  return {
+    name,
+    pool,
+    url: `postgres://postgres@127.0.0.1:5432/${name}`,
+    async drop() {
+      await pool.end();
+      const a = new pg.Client(ADMIN);
+      await a.connect();
+      try {
+        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await a.end();
+      }
+    },
+  };
+}
+
+/**
+ * `manifests` rows whose `media_type_id_convert_to_bigint` is stale (0) and `blobs` rows whose
+ * `id` is NULL, as a database migrated before the new columns existed has them. Triggers are
+ * bypassed (session_replication_role) only for the statements that make the data stale.
+ */
+export async function seedStaleRows(
+  pool: pg.Pool,
+  counts: { manifests: number; blobs: number },
+): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query(`INSERT INTO top_level_namespaces (name) SELECT 'ns' || g FROM generate_series(1, 20) g`);
+    await c.query(
+      `INSERT INTO repositories (top_level_namespace_id, name, path)
+       SELECT id, 'repo', name || '/repo' FROM top_level_namespaces`,
+    );
+    await c.query(
+      `INSERT INTO manifests (top_level_namespace_id, repository_id, schema_version, media_type_id, digest,
+         payload, total_size)
+       SELECT r.top_level_namespace_id, r.id, 2, 3 + (g % 2) * 14,
+         decode('01' || md5('m' || g) || md5('n' || g), 'hex'), '\\x7b7d'::bytea, g
+       FROM generate_series(1, $1::int) g
+       JOIN repositories r ON r.top_level_namespace_id = 1 + (g % 20)`,
+      [counts.manifests],
+    );
+    await c.query(
+      `INSERT INTO blobs (digest, media_type_id, size, id)
+       SELECT decode('01' || md5('b' || g) || md5('c' || g), 'hex'), 21, g, NULL
+       FROM generate_series(1, $1::int) g`,
+      [counts.blobs],
+    );
+    // The BEFORE trigger keeps the bigint copy in sync; make it stale as before the column existed.
+    await c.query(`SET LOCAL session_replication_role = replica`);
+    await c.query(`UPDATE manifests SET media_type_id_convert_to_bigint = 0`);
+    await c.query('COMMIT');
+    await c.query('ANALYZE manifests, blobs');
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
+  }
+}
+
+export interface JobRow {
+  id: bigint;
+  migration: string;
+  min: bigint;
+  max: bigint;
+  status: number;
+  attempts: number;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+export async function jobs(pool: pg.Pool, namePattern = '%'): Promise<JobRow[]> {
+  const r = await pool.query(
+    `SELECT j.id::text, m.name, j.min_value::text AS min, j.max_value::text AS max, j.status, j.attempts,
+       j.started_at, j.finished_at
+     FROM batched_background_migration_jobs j JOIN batched_background_migrations m
+       ON m.id = j.batched_background_migration_id
+     WHERE m.name LIKE $1 ORDER BY j.id`,
+    [namePattern],
+  );
+  return r.rows.map((x: Record<string, unknown>) => ({
+    id: BigInt(x.id as string),
+    migration: x.name as string,
+    min: BigInt(x.min as string),
+    max: BigInt(x.max as string),
+    status: x.status as number,
+    attempts: x.attempts as number,
+    startedAt: x.started_at as Date,
+    finishedAt: x.finished_at as Date | null,
+  }));
+}
+
+export async function statusCounts(pool: pg.Pool): Promise<Record<string, number>> {
+  const r = await pool.query(
+    `SELECT status, count(*)::int AS n FROM batched_background_migrations GROUP BY status ORDER BY status`,
+  );
+  return Object.fromEntries(r.rows.map((x: { status: number; n: number }) => [String(x.status), x.n]));
+}
+
+/** The checks every "all done" test makes on the data itself. */
+export async function dataState(pool: pg.Pool): Promise<{
+  staleManifests: number;
+  manifests: number;
+  nullBlobIds: number;
+  blobs: number;
+  distinctBlobIds: number;
+}> {
+  const m = await pool.query(
+    `SELECT count(*) FILTER (WHERE media_type_id_convert_to_bigint <> media_type_id)::int AS stale,
+       count(*)::int AS n FROM manifests`,
+  );
+  const b = await pool.query(
+    `SELECT count(*) FILTER (WHERE id IS NULL)::int AS nulls, count(*)::int AS n,
+       count(DISTINCT id)::int AS distinct_ids FROM blobs`,
+  );
+  return {
+    staleManifests: m.rows[0].stale,
+    manifests: m.rows[0].n,
+    nullBlobIds: b.rows[0].nulls,
+    blobs: b.rows[0].n,
+    distinctBlobIds: b.rows[0].distinct_ids,
+  };
+}
+
+export const INT64_MAX = 9223372036854775807n;
+
+/** The manifests job ranges cover min..max without a gap or an overlap. */
+export function assertContiguous(
+  ranges: readonly { min: bigint; max: bigint }[],
+  from: bigint,
+  to: bigint,
+): void {
+  const sorted = [...ranges].sort((a, b) => (a.min < b.min ? -1 : a.min > b.min ? 1 : 0));
+  let next = from;
+  for (const r of sorted) {
+    if (r.min !== next) throw new Error(`job range ${r.min}..${r.max} does not start at ${next}`);
+    if (r.max < r.min) throw new Error(`job range ${r.min}..${r.max} is empty`);
+    if (r.max === to) {
+      next = to;
+      if (r !== sorted[sorted.length - 1]) throw new Error(`a job range follows the one ending at ${to}`);
+      return;
+    }
+    next = r.max + 1n;
+  }
+  throw new Error(`job ranges end at ${next - 1n}, not ${to}`);
+}
