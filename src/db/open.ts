@@ -62,11 +62,16 @@ function makePool(settings: pg.PoolConfig, logger: Logger): pg.Pool {
   return pool;
 }
 
-export async function checkServerVersion(pool: pg.Pool): Promise<number> {
-  const { rows } = await pool.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-  const version = Number(rows[0]?.v);
+/** Throws the spec's error when `server_version_num` is below 150000 (spec §3.5). */
+export function assertSupportedVersion(serverVersionNum: string | undefined): number {
+  const version = Number(serverVersionNum);
   if (!(version >= MIN_SERVER_VERSION_NUM)) throw new Error(VERSION_TOO_LOW_MESSAGE);
   return version;
+}
+
+export async function checkServerVersion(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+  return assertSupportedVersion(rows[0]?.v);
 }
 
 /** Tries one connection so that a bad host, password or TLS setting fails here, with a clear message. */

@@ -1,0 +1,112 @@
+/**
+ * openDatabase against the test server: sslmode disable and prefer (the server may or may not offer
+ * TLS: prefer must follow what it answers), the PostgreSQL >= 15 check, connection errors that name
+ * the server without the password, and the freshDatabase/emptyDatabase helpers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, VERSION_TOO_LOW_MESSAGE } from '../../src/db/open.js';
+import { serverSupportsTls } from '../../src/db/tls.js';
+import { adminConfig, emptyDatabase, freshDatabase, type TestDatabase } from '../helpers/db.js';
+
+async function sslInUse(db: { pool: import('pg').Pool }): Promise<boolean> {
+  const { rows } = await db.pool.query<{ ssl: boolean }>(
+    'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+  );
+  return rows[0]?.ssl === true;
+}
+
+describe('openDatabase on a configured server', () => {
+  let fresh: TestDatabase;
+  beforeAll(async () => {
+    fresh = await freshDatabase();
+  });
+  afterAll(async () => {
+    await fresh.drop();
+  });
+
+  it('sslmode=disable connects without TLS', async () => {
+    const db = await openDatabase({ ...fresh.config, sslmode: 'disable' });
+    try {
+      expect(await sslInUse(db)).toBe(false);
+      expect(db.embedded).toBe(false);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('sslmode=prefer uses TLS exactly when the server offers it', async () => {
+    const offers = await serverSupportsTls(fresh.config.host, fresh.config.port, 5000);
+    const db = await openDatabase({ ...fresh.config, sslmode: 'prefer' });
+    try {
+      expect(await sslInUse(db)).toBe(offers);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('checkVersion accepts the server (>= 15) and reports its version', async () => {
+    const db = await openDatabase(fresh.config, { checkVersion: true });
+    try {
+      const { rows } = await db.pool.query<{ v: string }>(
+        "SELECT current_setting('server_version_num') AS v",
+      );
+      expect(Number(rows[0]?.v)).toBeGreaterThanOrEqual(150000);
+    } finally {
+      await db.close();
+    }
+    expect(VERSION_TOO_LOW_MESSAGE).toBe(
+      'the database version is lower than the minimal supported version 15.0',
+    );
+  });
+
+  it('a refused connection names host and database but never the password', async () => {
+    const password = 'Sup3r-Secret-Value';
+    const err = await openDatabase({
+      ...fresh.config,
+      port: 1,
+      password,
+      sslmode: 'disable',
+      connectTimeoutMs: 2000,
+    }).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(
+      new RegExp(`^cannot connect to PostgreSQL at ${fresh.config.host}:1 `),
+    );
+    expect((err as Error).message).toContain(`database "${fresh.name}"`);
+    expect((err as Error).message).not.toContain(password);
+  });
+
+  it('a missing database is reported with its name', async () => {
+    const err = await openDatabase({ ...fresh.config, dbname: 'regdb_no_such_database' }).catch(
+      (e: unknown) => e as Error,
+    );
+    expect((err as Error).message).toContain('database "regdb_no_such_database"');
+    expect((err as Error).message).toContain('does not exist');
+  });
+});
+
+describe('test database helpers', () => {
+  it('freshDatabase is migrated; emptyDatabase is not', async () => {
+    const fresh = await freshDatabase();
+    const empty = await emptyDatabase();
+    try {
+      const count = async (db: TestDatabase) =>
+        Number(
+          (
+            await db.pool.query<{ n: string }>(
+              "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tablename = 'schema_migrations'",
+            )
+          ).rows[0]?.n,
+        );
+      expect(await count(fresh)).toBe(1);
+      expect(await count(empty)).toBe(0);
+      const applied = await fresh.pool.query<{ n: string }>('SELECT count(*) AS n FROM schema_migrations');
+      expect(Number(applied.rows[0]?.n)).toBeGreaterThan(0);
+    } finally {
+      await fresh.drop();
+      await empty.drop();
+    }
+    const gone = await openDatabase(adminConfig(fresh.name)).catch((e: unknown) => e as Error);
+    expect(gone).toBeInstanceOf(Error);
+  });
+});
