@@ -42,7 +42,7 @@ export interface LoggerOptions {
   /** pino level: trace, debug, info, warn, error, fatal, silent. Default `info`. */
   level?: string;
   /** Where the lines go. Default `stderr`. */
-  destination?: 'stderr' | 'stdout' | { file: string };
+  destination?: 'stderr' | 'stdout' | { file: string } | { stream: DestinationStream };
 }
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
@@ -50,6 +50,7 @@ const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'sil
 function destinationOf(dest: LoggerOptions['destination']): DestinationStream {
   if (dest === undefined || dest === 'stderr') return pino.destination({ dest: 2, sync: true });
   if (dest === 'stdout') return pino.destination({ dest: 1, sync: true });
+  if ('stream' in dest) return dest.stream;
   return pino.destination({ dest: dest.file, mkdir: true, sync: true });
 }
 

@@ -14,7 +14,7 @@ import {
   type DatabaseSection,
 } from './database-schema.js';
 import { applyEnvOverrides, type EnvOrigins } from './env.js';
-import { readConfigTrees, type Tree } from './source.js';
+import { parseConfigTrees, readConfigText, type Tree } from './source.js';
 import { buildStorage, StorageProblem } from './storage.js';
 import type { Config, DatabaseConfig, PoolConfig } from './types.js';
 
@@ -188,8 +188,18 @@ function buildDatabase(db: DatabaseSection | undefined, dir: string, rep: Report
 export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const env = opts.env ?? process.env;
   const path = resolveConfigPath(opts.path, env);
+  return parseConfig(readConfigText(path), path, { env, requireStorage: opts.requireStorage ?? false });
+}
+
+/** The pure part of loadConfig: `text` is the content of the file at absolute `path`. */
+export function parseConfig(
+  text: string,
+  path: string,
+  opts: { env?: NodeJS.ProcessEnv; requireStorage?: boolean } = {},
+): Config {
+  const env = opts.env ?? process.env;
   const dir = dirname(path);
-  const trees = readConfigTrees(path);
+  const trees = parseConfigTrees(text, path);
   const { origins, unknown } = applyEnvOverrides(trees, env);
   const rep = new Reporter(path, origins);
   if (unknown.length > 0) {

@@ -88,9 +88,13 @@ function parseTree(src: string, file: string, schema: 'core' | 'failsafe'): Tree
   return doc;
 }
 
-/** Reads and parses a config file. Throws ConfigError naming the file. */
-export function readConfigTrees(file: string): ConfigTrees {
-  const src = readText(file);
+/** Reads a config file. Throws ConfigError naming the file. */
+export function readConfigText(file: string): string {
+  return readText(file);
+}
+
+/** Parses config text (`file` names it in messages). Throws ConfigError naming the file. */
+export function parseConfigTrees(src: string, file: string): ConfigTrees {
   const typed = parseTree(src, file, 'core');
   const text = parseTree(src, file, 'failsafe');
   return { typed, text };

@@ -94,6 +94,14 @@ const SCHEMAS: Readonly<Record<Kind, z.ZodType>> = {
   map: z.record(z.string(), z.unknown(), { error: 'must be a mapping' }),
 };
 
+const KIND_MESSAGES: Readonly<Record<Kind, string>> = {
+  string: 'must be a string',
+  path: 'must be a path',
+  bool: 'must be true or false',
+  int: 'must be a whole number',
+  map: 'must be a mapping',
+};
+
 export class StorageProblem extends Error {
   constructor(
     readonly key: string,
@@ -165,7 +173,7 @@ export function buildStorage(typedSection: unknown, textSection: unknown, dir: s
     if (value === null || value === undefined) continue;
     const result = SCHEMAS[kind].safeParse(value);
     if (!result.success) {
-      throw new StorageProblem(`storage.${key}.${name}`, result.error.issues[0]?.message ?? 'invalid value');
+      throw new StorageProblem(`storage.${key}.${name}`, KIND_MESSAGES[kind]);
     }
     parameters[name] = normalise(kind, value, textParams[name]);
   }
