@@ -1,0 +1,225 @@
+/**
+ * The importer's SQL: TEMP staging tables keyed by natural keys (namespace, repository path, digest,
+ * tag name), filled by COPY, then merged into GitLab's tables with set-based INSERT … SELECT that
+ * resolves ids by joins (spec §2.9). `NOT EXISTS` keeps identity values from being spent on rows that
+ * exist (GitLab finds before it inserts); `ON CONFLICT` covers concurrent shards. Rows are inserted
+ * in a fixed order (`seq`, or digest for shared blobs) so concurrent transactions lock alike.
+ * regdb's own bookkeeping lives in schema `regdb_import`, never in GitLab's tables.
+ */
+
+export const STAGING_DDL = `
+CREATE TEMP TABLE IF NOT EXISTS regdb_stg_repositories (
+  seq bigint, namespace text, path text, name text, last_published_at timestamptz, sync_tags boolean);
+CREATE TEMP TABLE IF NOT EXISTS regdb_stg_blobs (seq bigint, digest bytea, size bigint);
+CREATE TEMP TABLE IF NOT EXISTS regdb_stg_repository_blobs (seq bigint, path text, digest bytea);
+CREATE TEMP TABLE IF NOT EXISTS regdb_stg_manifests (
+  seq bigint, path text, digest bytea, schema_version smallint, media_type text, payload bytea,
+  total_size bigint, config_media_type text, config_digest bytea, config_payload bytea,
+  non_conformant boolean, subject_digest bytea, artifact_media_type text);
+CREATE TEMP TABLE IF NOT EXISTS regdb_stg_layers (
+  seq bigint, path text, manifest_digest bytea, digest bytea, media_type text, size bigint);
+CREATE TEMP TABLE IF NOT EXISTS regdb_stg_references (seq bigint, path text, parent_digest bytea, child_digest bytea);
+CREATE TEMP TABLE IF NOT EXISTS regdb_stg_tags (seq bigint, path text, name text, manifest_digest bytea);
+CREATE TEMP TABLE IF NOT EXISTS regdb_stg_repo_map (path text PRIMARY KEY, ns_id bigint, repo_id bigint, sync_tags boolean);
+TRUNCATE regdb_stg_repositories, regdb_stg_blobs, regdb_stg_repository_blobs, regdb_stg_manifests,
+  regdb_stg_layers, regdb_stg_references, regdb_stg_tags, regdb_stg_repo_map;
+`;
+
+export const COPY = {
+  repositories:
+    'COPY regdb_stg_repositories (seq, namespace, path, name, last_published_at, sync_tags) FROM STDIN',
+  blobs: 'COPY regdb_stg_blobs (seq, digest, size) FROM STDIN',
+  repositoryBlobs: 'COPY regdb_stg_repository_blobs (seq, path, digest) FROM STDIN',
+  manifests:
+    'COPY regdb_stg_manifests (seq, path, digest, schema_version, media_type, payload, total_size, ' +
+    'config_media_type, config_digest, config_payload, non_conformant, subject_digest, artifact_media_type) FROM STDIN',
+  layers: 'COPY regdb_stg_layers (seq, path, manifest_digest, digest, media_type, size) FROM STDIN',
+  references: 'COPY regdb_stg_references (seq, path, parent_digest, child_digest) FROM STDIN',
+  tags: 'COPY regdb_stg_tags (seq, path, name, manifest_digest) FROM STDIN',
+} as const;
+
+/** Find-or-create media types (spec §2.9.1); only run with dynamic media types on. */
+export const MERGE_MEDIA_TYPES = `
+INSERT INTO media_types (media_type)
+SELECT s.mt FROM (
+  SELECT media_type FROM regdb_stg_manifests
+  UNION SELECT config_media_type FROM regdb_stg_manifests
+  UNION SELECT artifact_media_type FROM regdb_stg_manifests
+  UNION SELECT media_type FROM regdb_stg_layers) AS s(mt)
+WHERE s.mt IS NOT NULL AND NOT EXISTS (SELECT 1 FROM media_types m WHERE m.media_type = s.mt)
+ORDER BY s.mt
+ON CONFLICT (media_type) DO NOTHING`;
+
+export const MERGE_NAMESPACES = `
+INSERT INTO top_level_namespaces (name)
+SELECT DISTINCT s.namespace FROM regdb_stg_repositories s
+WHERE NOT EXISTS (SELECT 1 FROM top_level_namespaces n WHERE n.name = s.namespace)
+ORDER BY s.namespace
+ON CONFLICT (name) DO NOTHING`;
+
+/** Repositories: parent_id NULL, a soft-deleted row is revived (spec §2.9.2). */
+export const MERGE_REPOSITORIES = `
+INSERT INTO repositories (top_level_namespace_id, name, path)
+SELECT n.id, s.name, s.path FROM regdb_stg_repositories s
+JOIN top_level_namespaces n ON n.name = s.namespace
+WHERE NOT EXISTS (SELECT 1 FROM repositories r WHERE r.path = s.path AND r.deleted_at IS NULL)
+ORDER BY s.seq
+ON CONFLICT (path) DO UPDATE SET deleted_at = NULL`;
+
+export const FILL_REPO_MAP = `
+INSERT INTO regdb_stg_repo_map (path, ns_id, repo_id, sync_tags)
+SELECT s.path, r.top_level_namespace_id, r.id, s.sync_tags
+FROM regdb_stg_repositories s JOIN repositories r ON r.path = s.path`;
+
+/** Step one stamps the client clock (spec §2.2 step 7). */
+export const UPDATE_LAST_PUBLISHED = `
+UPDATE repositories r SET last_published_at = s.last_published_at
+FROM regdb_stg_repositories s
+WHERE r.path = s.path AND s.last_published_at IS NOT NULL`;
+
+/** Blobs: application/octet-stream always, first writer's size wins (spec §2.9.3). */
+export const MERGE_BLOBS = `
+INSERT INTO blobs (digest, media_type_id, size)
+SELECT DISTINCT ON (s.digest) s.digest,
+  (SELECT id FROM media_types WHERE media_type = 'application/octet-stream'), s.size
+FROM regdb_stg_blobs s
+WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.digest)
+ORDER BY s.digest, s.seq
+ON CONFLICT (digest) DO NOTHING`;
+
+export const MERGE_REPOSITORY_BLOBS = `
+INSERT INTO repository_blobs (top_level_namespace_id, repository_id, blob_digest)
+SELECT m.ns_id, m.repo_id, s.digest
+FROM regdb_stg_repository_blobs s JOIN regdb_stg_repo_map m ON m.path = s.path
+WHERE NOT EXISTS (SELECT 1 FROM repository_blobs rb
+  WHERE rb.top_level_namespace_id = m.ns_id AND rb.repository_id = m.repo_id AND rb.blob_digest = s.digest)
+ORDER BY s.seq
+ON CONFLICT (top_level_namespace_id, repository_id, blob_digest) DO NOTHING`;
+
+export const MERGE_MANIFESTS = `
+INSERT INTO manifests (top_level_namespace_id, repository_id, schema_version, media_type_id, digest, payload,
+  total_size, configuration_media_type_id, configuration_blob_digest, configuration_payload, non_conformant,
+  artifact_media_type_id)
+SELECT m.ns_id, m.repo_id, s.schema_version, mt.id, s.digest, s.payload, s.total_size, cmt.id, s.config_digest,
+  s.config_payload, s.non_conformant, amt.id
+FROM regdb_stg_manifests s
+JOIN regdb_stg_repo_map m ON m.path = s.path
+JOIN media_types mt ON mt.media_type = s.media_type
+LEFT JOIN media_types cmt ON cmt.media_type = s.config_media_type
+LEFT JOIN media_types amt ON amt.media_type = s.artifact_media_type
+WHERE NOT EXISTS (SELECT 1 FROM manifests x
+  WHERE x.top_level_namespace_id = m.ns_id AND x.repository_id = m.repo_id AND x.digest = s.digest)
+ORDER BY s.seq
+ON CONFLICT (top_level_namespace_id, repository_id, digest) DO NOTHING`;
+
+/** Referrers point at a manifest of the same repository (issue 5 §2); set once both rows exist. */
+export const SET_SUBJECTS = `
+UPDATE manifests x SET subject_id = sub.id
+FROM regdb_stg_manifests s
+JOIN regdb_stg_repo_map m ON m.path = s.path
+JOIN manifests sub ON sub.top_level_namespace_id = m.ns_id AND sub.repository_id = m.repo_id
+  AND sub.digest = s.subject_digest
+WHERE s.subject_digest IS NOT NULL AND x.subject_id IS NULL
+  AND x.top_level_namespace_id = m.ns_id AND x.repository_id = m.repo_id AND x.digest = s.digest`;
+
+export const MERGE_LAYERS = `
+INSERT INTO layers (top_level_namespace_id, repository_id, manifest_id, digest, media_type_id, size)
+SELECT m.ns_id, m.repo_id, x.id, s.digest, mt.id, s.size
+FROM regdb_stg_layers s
+JOIN regdb_stg_repo_map m ON m.path = s.path
+JOIN manifests x ON x.top_level_namespace_id = m.ns_id AND x.repository_id = m.repo_id
+  AND x.digest = s.manifest_digest
+JOIN media_types mt ON mt.media_type = s.media_type
+WHERE NOT EXISTS (SELECT 1 FROM layers l WHERE l.top_level_namespace_id = m.ns_id
+  AND l.repository_id = m.repo_id AND l.manifest_id = x.id AND l.digest = s.digest)
+ORDER BY s.seq
+ON CONFLICT (top_level_namespace_id, repository_id, manifest_id, digest) DO NOTHING`;
+
+export const MERGE_REFERENCES = `
+INSERT INTO manifest_references (top_level_namespace_id, repository_id, parent_id, child_id)
+SELECT m.ns_id, m.repo_id, p.id, c.id
+FROM regdb_stg_references s
+JOIN regdb_stg_repo_map m ON m.path = s.path
+JOIN manifests p ON p.top_level_namespace_id = m.ns_id AND p.repository_id = m.repo_id AND p.digest = s.parent_digest
+JOIN manifests c ON c.top_level_namespace_id = m.ns_id AND c.repository_id = m.repo_id AND c.digest = s.child_digest
+WHERE p.id <> c.id AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.top_level_namespace_id = m.ns_id
+  AND r.repository_id = m.repo_id AND r.parent_id = p.id AND r.child_id = c.id)
+ORDER BY s.seq
+ON CONFLICT (top_level_namespace_id, repository_id, parent_id, child_id) DO NOTHING`;
+
+/** Step two converges: tags no longer in storage go (the delete trigger queues their manifests). */
+export const DELETE_STALE_TAGS = `
+DELETE FROM tags t USING regdb_stg_repo_map m
+WHERE m.sync_tags AND t.top_level_namespace_id = m.ns_id AND t.repository_id = m.repo_id
+  AND NOT EXISTS (SELECT 1 FROM regdb_stg_tags s WHERE s.path = m.path AND s.name = t.name)`;
+
+/** `CreateOrUpdate` (spec §2.9.7): a moved tag switches manifest and gets updated_at. */
+export const MERGE_TAGS = `
+INSERT INTO tags (top_level_namespace_id, repository_id, manifest_id, name)
+SELECT m.ns_id, m.repo_id, x.id, s.name
+FROM regdb_stg_tags s
+JOIN regdb_stg_repo_map m ON m.path = s.path
+JOIN manifests x ON x.top_level_namespace_id = m.ns_id AND x.repository_id = m.repo_id
+  AND x.digest = s.manifest_digest
+WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.top_level_namespace_id = m.ns_id
+  AND t.repository_id = m.repo_id AND t.name = s.name AND t.manifest_id = x.id)
+ORDER BY s.seq
+ON CONFLICT (top_level_namespace_id, repository_id, name)
+DO UPDATE SET manifest_id = EXCLUDED.manifest_id, updated_at = now()
+WHERE tags.manifest_id <> EXCLUDED.manifest_id`;
+
+/** What the database already holds for a batch of repositories (step two looks manifests up first). */
+export const REPOSITORY_STATE = `
+SELECT r.path, r.last_published_at FROM repositories r
+WHERE r.path = ANY($1::text[]) AND r.deleted_at IS NULL`;
+
+export const REPOSITORY_MANIFESTS = `
+SELECT r.path, x.digest FROM repositories r
+JOIN manifests x ON x.top_level_namespace_id = r.top_level_namespace_id AND x.repository_id = r.id
+WHERE r.path = ANY($1::text[]) AND r.deleted_at IS NULL`;
+
+export const MEDIA_TYPES = 'SELECT media_type FROM media_types';
+
+/** Checkpoints (issue 5 §2, "resumable by default"), in regdb's own schema. */
+export const CHECKPOINT_DDL = `
+CREATE SCHEMA IF NOT EXISTS regdb_import;
+CREATE TABLE IF NOT EXISTS regdb_import.steps (
+  scope text NOT NULL, step smallint NOT NULL, started_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz, PRIMARY KEY (scope, step));
+CREATE TABLE IF NOT EXISTS regdb_import.checkpoints (
+  scope text NOT NULL, step smallint NOT NULL, key text NOT NULL, done_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (scope, step, key));`;
+
+/** Serialises the DDL above between concurrent shard processes (an arbitrary, fixed key). */
+export const CHECKPOINT_DDL_LOCK = 'SELECT pg_advisory_xact_lock(726567646201)';
+
+export const INSERT_CHECKPOINTS = `
+INSERT INTO regdb_import.checkpoints (scope, step, key)
+SELECT $1, $2, k FROM unnest($3::text[]) AS k
+ON CONFLICT (scope, step, key) DO NOTHING`;
+
+export const STEP_STATE = 'SELECT step, finished_at FROM regdb_import.steps WHERE scope = $1';
+export const CHECKPOINT_KEYS = 'SELECT key FROM regdb_import.checkpoints WHERE scope = $1 AND step = $2';
+export const START_STEP = `
+INSERT INTO regdb_import.steps (scope, step) VALUES ($1, $2)
+ON CONFLICT (scope, step) DO NOTHING`;
+export const FINISH_STEP = 'UPDATE regdb_import.steps SET finished_at = now() WHERE scope = $1 AND step = $2';
+export const CLEAR_SCOPE_CHECKPOINTS = 'DELETE FROM regdb_import.checkpoints WHERE scope = $1';
+export const CLEAR_SCOPE_STEPS = 'DELETE FROM regdb_import.steps WHERE scope = $1';
+
+export const INSERT_STATISTICS = `
+INSERT INTO import_statistics (started_at, finished_at, pre_import, pre_import_started_at, pre_import_finished_at,
+  pre_import_error, tag_import, tag_import_started_at, tag_import_finished_at, tag_import_error, blob_import,
+  blob_import_started_at, blob_import_finished_at, blob_import_error, repositories_count, tags_count,
+  manifests_count, blobs_count, blobs_size_bytes, storage_driver)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`;
+
+export const COUNT_ROWS = `
+SELECT (SELECT count(*) FROM repositories) AS repositories, (SELECT count(*) FROM manifests) AS manifests,
+  (SELECT count(*) FROM blobs) AS blobs, (SELECT count(*) FROM tags) AS tags`;
+
+/** Sequences in GitLab's schema, to put back after a dry run (nextval is not transactional). */
+export const SEQUENCES = `
+SELECT format('%I.%I', schemaname, sequencename) AS name, last_value::text AS last_value, start_value::text AS start_value
+FROM pg_sequences WHERE schemaname IN ('public', 'partitions')`;
+export const RESTORE_SEQUENCE = 'SELECT setval($1::regclass, $2::bigint, $3)';

@@ -1,0 +1,363 @@
+/**
+ * The importer's database side: one transaction per batch of repositories (or blob prefixes): COPY
+ * the rows into TEMP staging tables, merge them set-based (import-sql.ts), and record the batch's
+ * checkpoints in the same transaction, so a killed run resumes exactly where it stopped.
+ * A dry run keeps one transaction open for the whole run and rolls it back, then puts the sequences
+ * back (nextval is not transactional): nothing persists (issue 5 §2, "honest dry run").
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { silentLogger, type Logger } from '../log.js';
+import { byteaToDigest, digestToBytea, formatDigest } from '../registry/digest.js';
+import type { BlobRow, RepositoryRows } from '../importer/types.js';
+import { copyChunks, type CopyValue } from './copy-text.js';
+import * as SQL from './import-sql.js';
+
+const { from: copyFrom } = copyStreams;
+
+/** SQLSTATE 40P01 deadlock_detected, 40001 serialization_failure: retry the batch transaction. */
+const DEADLOCK_DETECTED = '40P01';
+const SERIALIZATION_FAILURE = '40001';
+/** SQLSTATE 57P01 admin_shutdown (pg_terminate_backend): the connection is gone, retry on a new one. */
+const ADMIN_SHUTDOWN = '57P01';
+/** Class 08: connection exceptions. */
+const CONNECTION_EXCEPTION_CLASS = '08';
+const RETRYABLE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED']);
+const MAX_ATTEMPTS = 5;
+
+export type TableName =
+  | 'media_types'
+  | 'top_level_namespaces'
+  | 'repositories'
+  | 'blobs'
+  | 'repository_blobs'
+  | 'manifests'
+  | 'layers'
+  | 'manifest_references'
+  | 'tags'
+  | 'tags_deleted';
+
+export type Inserted = Partial<Record<TableName, number>>;
+
+export type Batch =
+  | {
+      readonly kind: 'repositories';
+      readonly step: 1 | 2;
+      readonly repositories: readonly RepositoryRows[];
+      readonly checkpoints: readonly string[];
+    }
+  | { readonly kind: 'blobs'; readonly blobs: readonly BlobRow[]; readonly checkpoints: readonly string[] };
+
+export interface WriterOptions {
+  readonly dryRun: boolean;
+  readonly dynamicMediaTypes: boolean;
+  /** Checkpoint scope: which steps and shard this run covers. */
+  readonly scope: string;
+  readonly logger?: Logger;
+}
+
+export interface RepositoryState {
+  readonly lastPublishedAt: Date | null;
+  readonly manifests: Set<string>;
+}
+
+function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  return (
+    code === DEADLOCK_DETECTED ||
+    code === SERIALIZATION_FAILURE ||
+    code === ADMIN_SHUTDOWN ||
+    code.startsWith(CONNECTION_EXCEPTION_CLASS) ||
+    RETRYABLE_SOCKET_CODES.has(code)
+  );
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class ImportWriter {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly opts: WriterOptions,
+    private readonly logger: Logger,
+    /** The dry run's single transaction. */
+    private readonly dryClient: pg.PoolClient | null,
+    private readonly sequences: { name: string; last_value: string | null; start_value: string }[],
+  ) {}
+
+  static async open(pool: pg.Pool, opts: WriterOptions): Promise<ImportWriter> {
+    const logger = opts.logger ?? silentLogger;
+    if (!opts.dryRun) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(SQL.CHECKPOINT_DDL_LOCK);
+        await client.query(SQL.CHECKPOINT_DDL);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw new Error(`Could not create the regdb_import checkpoint tables: ${(err as Error).message}`, {
+          cause: err,
+        });
+      } finally {
+        client.release();
+      }
+      return new ImportWriter(pool, opts, logger, null, []);
+    }
+    const { rows } = await pool.query<{ name: string; last_value: string | null; start_value: string }>(
+      SQL.SEQUENCES,
+    );
+    const client = await pool.connect();
+    await client.query('BEGIN');
+    return new ImportWriter(pool, opts, logger, client, rows);
+  }
+
+  /** Runs `fn` on the dry-run transaction, or on a pooled connection. */
+  private async read<T>(fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
+    if (this.dryClient) return fn(this.dryClient);
+    const client = await this.pool.connect();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
+  }
+
+  async mediaTypes(): Promise<Set<string>> {
+    return this.read(
+      async (c) =>
+        new Set((await c.query<{ media_type: string }>(SQL.MEDIA_TYPES)).rows.map((r) => r.media_type)),
+    );
+  }
+
+  /** `last_published_at` and manifest digests the database holds for these repositories. */
+  async repositoryState(paths: readonly string[]): Promise<Map<string, RepositoryState>> {
+    return this.read(async (c) => {
+      const out = new Map<string, RepositoryState>();
+      const repos = await c.query<{ path: string; last_published_at: Date | null }>(SQL.REPOSITORY_STATE, [
+        paths,
+      ]);
+      for (const r of repos.rows)
+        out.set(r.path, { lastPublishedAt: r.last_published_at, manifests: new Set() });
+      if (out.size === 0) return out;
+      const mans = await c.query<{ path: string; digest: Buffer }>(SQL.REPOSITORY_MANIFESTS, [
+        [...out.keys()],
+      ]);
+      for (const m of mans.rows) out.get(m.path)?.manifests.add(formatDigest(byteaToDigest(m.digest)));
+      return out;
+    });
+  }
+
+  /** Steps already finished and checkpoints of unfinished steps, for resuming (scope = this run's steps). */
+  async resumeState(step: number): Promise<{ finished: boolean; done: Set<string> }> {
+    return this.read(async (c) => {
+      const exists = await c.query<{ t: string | null }>(
+        "SELECT to_regclass('regdb_import.checkpoints')::text AS t",
+      );
+      if (exists.rows[0]?.t === null) return { finished: false, done: new Set<string>() };
+      const steps = await c.query<{ step: number; finished_at: Date | null }>(SQL.STEP_STATE, [
+        this.opts.scope,
+      ]);
+      const state = steps.rows.find((r) => r.step === step);
+      if (state?.finished_at) return { finished: true, done: new Set<string>() };
+      const keys = await c.query<{ key: string }>(SQL.CHECKPOINT_KEYS, [this.opts.scope, step]);
+      return { finished: false, done: new Set(keys.rows.map((r) => r.key)) };
+    });
+  }
+
+  /** Forget checkpoints of this scope (`--no-resume`, and after a complete run). No-op in a dry run. */
+  async clearScope(): Promise<void> {
+    if (this.dryClient) return;
+    await this.pool.query(SQL.CLEAR_SCOPE_CHECKPOINTS, [this.opts.scope]);
+    await this.pool.query(SQL.CLEAR_SCOPE_STEPS, [this.opts.scope]);
+  }
+
+  async startStep(step: number): Promise<void> {
+    if (!this.dryClient) await this.pool.query(SQL.START_STEP, [this.opts.scope, step]);
+  }
+
+  async finishStep(step: number): Promise<void> {
+    if (!this.dryClient) await this.pool.query(SQL.FINISH_STEP, [this.opts.scope, step]);
+  }
+
+  /** Write one batch in one transaction, retrying deadlocks and lost connections. */
+  async write(batch: Batch): Promise<Inserted> {
+    if (this.dryClient) return this.writeOn(this.dryClient, batch);
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const inserted = await this.writeOn(client, batch);
+        await client.query('COMMIT');
+        return inserted;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+        broken = true;
+        this.logger.warn({ err, attempt }, 'import batch failed, retrying');
+        await sleep(100 * 2 ** attempt);
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  private async copy<T>(
+    c: pg.ClientBase,
+    sql: string,
+    rows: Iterable<T>,
+    values: (row: T) => readonly CopyValue[],
+  ): Promise<void> {
+    await pipeline(Readable.from(copyChunks(rows, values)), c.query(copyFrom(sql)));
+  }
+
+  private async run(c: pg.ClientBase, sql: string, params?: unknown[]): Promise<number> {
+    const res = await c.query(sql, params);
+    return res.rowCount ?? 0;
+  }
+
+  private async writeOn(c: pg.ClientBase, batch: Batch): Promise<Inserted> {
+    await c.query(SQL.STAGING_DDL);
+    const ins: Inserted = {};
+    if (batch.kind === 'blobs') {
+      let seq = 0;
+      await this.copy(c, SQL.COPY.blobs, batch.blobs, (b) => [seq++, digestToBytea(b.digest), b.size]);
+      ins.blobs = await this.run(c, SQL.MERGE_BLOBS);
+      await this.checkpoint(c, 3, batch.checkpoints);
+      return ins;
+    }
+    await this.copyRepositories(c, batch.step, batch.repositories);
+    if (this.opts.dynamicMediaTypes) ins.media_types = await this.run(c, SQL.MERGE_MEDIA_TYPES);
+    ins.top_level_namespaces = await this.run(c, SQL.MERGE_NAMESPACES);
+    ins.repositories = await this.run(c, SQL.MERGE_REPOSITORIES);
+    await c.query(SQL.FILL_REPO_MAP);
+    if (batch.step === 1) await c.query(SQL.UPDATE_LAST_PUBLISHED);
+    ins.blobs = await this.run(c, SQL.MERGE_BLOBS);
+    ins.repository_blobs = await this.run(c, SQL.MERGE_REPOSITORY_BLOBS);
+    ins.manifests = await this.run(c, SQL.MERGE_MANIFESTS);
+    await c.query(SQL.SET_SUBJECTS);
+    ins.layers = await this.run(c, SQL.MERGE_LAYERS);
+    ins.manifest_references = await this.run(c, SQL.MERGE_REFERENCES);
+    if (batch.step === 2) {
+      ins.tags_deleted = await this.run(c, SQL.DELETE_STALE_TAGS);
+      ins.tags = await this.run(c, SQL.MERGE_TAGS);
+    }
+    await this.checkpoint(c, batch.step, batch.checkpoints);
+    return ins;
+  }
+
+  private async checkpoint(c: pg.ClientBase, step: number, keys: readonly string[]): Promise<void> {
+    if (this.dryClient || keys.length === 0) return;
+    await c.query(SQL.INSERT_CHECKPOINTS, [this.opts.scope, step, keys]);
+  }
+
+  private async copyRepositories(
+    c: pg.ClientBase,
+    step: 1 | 2,
+    repos: readonly RepositoryRows[],
+  ): Promise<void> {
+    let seq = 0;
+    const b = digestToBytea;
+    await this.copy(c, SQL.COPY.repositories, repos, (r) => [
+      seq++,
+      r.namespace,
+      r.path,
+      r.name,
+      r.lastPublishedAt,
+      step === 2,
+    ]);
+    const each = <T>(pick: (r: RepositoryRows) => readonly T[]) =>
+      (function* () {
+        for (const r of repos) for (const x of pick(r)) yield [r.path, x] as const;
+      })();
+    await this.copy(
+      c,
+      SQL.COPY.blobs,
+      each((r) => r.blobs),
+      ([, x]) => [seq++, b(x.digest), x.size],
+    );
+    await this.copy(
+      c,
+      SQL.COPY.repositoryBlobs,
+      each((r) => r.repositoryBlobs),
+      ([p, d]) => [seq++, p, b(d)],
+    );
+    await this.copy(
+      c,
+      SQL.COPY.manifests,
+      each((r) => r.manifests),
+      ([p, m]) => [
+        seq++,
+        p,
+        b(m.digest),
+        m.schemaVersion,
+        m.mediaType,
+        m.payload,
+        m.totalSize,
+        m.configMediaType,
+        m.configDigest && b(m.configDigest),
+        m.configPayload,
+        m.nonConformant,
+        m.subjectDigest && b(m.subjectDigest),
+        m.artifactMediaType,
+      ],
+    );
+    await this.copy(
+      c,
+      SQL.COPY.layers,
+      each((r) => r.layers),
+      ([p, l]) => [seq++, p, b(l.manifestDigest), b(l.digest), l.mediaType, l.size],
+    );
+    await this.copy(
+      c,
+      SQL.COPY.references,
+      each((r) => r.references),
+      ([p, x]) => [seq++, p, b(x.parentDigest), b(x.childDigest)],
+    );
+    if (step === 2) {
+      await this.copy(
+        c,
+        SQL.COPY.tags,
+        each((r) => r.tags ?? []),
+        ([p, t]) => [seq++, p, t.name, b(t.manifestDigest)],
+      );
+    }
+  }
+
+  async countRows(): Promise<{ repositories: bigint; manifests: bigint; blobs: bigint; tags: bigint }> {
+    return this.read(async (c) => {
+      const r = (await c.query<Record<string, string>>(SQL.COUNT_ROWS)).rows[0]!;
+      return {
+        repositories: BigInt(r.repositories!),
+        manifests: BigInt(r.manifests!),
+        blobs: BigInt(r.blobs!),
+        tags: BigInt(r.tags!),
+      };
+    });
+  }
+
+  async insertStatistics(values: readonly unknown[]): Promise<void> {
+    if (this.dryClient) return;
+    await this.pool.query(SQL.INSERT_STATISTICS, values as unknown[]);
+  }
+
+  /** Ends the dry run's transaction (rolled back) and puts every sequence back. */
+  async close(): Promise<void> {
+    const c = this.dryClient;
+    if (!c) return;
+    try {
+      await c.query('ROLLBACK');
+      for (const s of this.sequences) {
+        if (s.last_value === null) await c.query(SQL.RESTORE_SEQUENCE, [s.name, s.start_value, false]);
+        else await c.query(SQL.RESTORE_SEQUENCE, [s.name, s.last_value, true]);
+      }
+    } finally {
+      c.release();
+    }
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * Steps one and two (spec §2.2, §2.3): one walk of the repositories root, grouped per repository,
+ * `--concurrency` repositories read at once behind a bounded queue, rows built per repository, and
+ * batches of repositories written in enumeration order, each batch in one transaction with its
+ * checkpoints. At most one batch is being written while the next one fills, so memory stays bounded.
+ */
+import pLimit from 'p-limit';
+import type { FileInfo } from '../../drivers/driver.js';
+import type { Logger } from '../log.js';
+import type { ImportWriter } from '../db/import-writer.js';
+import { topLevelNamespace } from '../registry/names.js';
+import { REPOSITORIES_ROOT } from '../registry/paths.js';
+import { groupRepositories, pruneRepositoryWalk, type Repository } from '../registry/repositories.js';
+import { readRepository } from './read-repository.js';
+import type { Report, StepReport } from './report.js';
+import { buildRepositoryRows } from './rows.js';
+import { inShard, type Shard } from './shard.js';
+import { SKIP_REASONS } from './skips.js';
+import type { StorageReads } from './storage-reads.js';
+import type { RepositoryRows, SkipRecord } from './types.js';
+
+export interface PipelineOptions {
+  readonly dynamicMediaTypes: boolean;
+  readonly referrers: boolean;
+  readonly strict: boolean;
+  readonly concurrency: number;
+  readonly tagConcurrency: number;
+  /** Rows per batch (one transaction); payload bytes are capped separately. */
+  readonly batchRows: number;
+  readonly shard: Shard | null;
+  /** Step one skips repositories pre-imported after this instant (spec §2.15); null disables. */
+  readonly skipRecentCutoff: Date | null;
+  readonly now: Date;
+}
+
+export interface PipelineContext {
+  readonly reads: StorageReads;
+  readonly writer: ImportWriter;
+  readonly logger: Logger;
+  readonly report: Report;
+  readonly onProgress?: (step: StepReport, found: number) => void;
+}
+
+const BATCH_BYTES = 64 << 20;
+
+/** A skip that GitLab makes fatal fails the run under `--strict`. */
+export function recordSkip(ctx: PipelineContext, strict: boolean, s: SkipRecord): void {
+  ctx.report.addSkip(s);
+  ctx.logger.warn(
+    { reason: s.reason, path: s.path, repository: s.repository, digest: s.digest, tag: s.tag },
+    s.message,
+  );
+  if (strict && s.gitlabFatal) {
+    throw new Error(`${s.message} (${s.path}); --strict stops on what GitLab's importer treats as fatal`);
+  }
+}
+
+/** Records each file's size so link sizes are known when the grouper hands out a repository. */
+async function* withSizes(
+  files: AsyncIterable<FileInfo>,
+  sizes: Map<string, number>,
+): AsyncGenerator<FileInfo> {
+  for await (const f of files) {
+    sizes.set(f.path, f.size);
+    yield f;
+  }
+}
+
+function rowCount(r: RepositoryRows): { rows: number; bytes: number } {
+  let bytes = 0;
+  for (const m of r.manifests) bytes += m.payload.length + (m.configPayload?.length ?? 0);
+  const rows =
+    1 +
+    r.blobs.length +
+    r.repositoryBlobs.length +
+    r.manifests.length +
+    r.layers.length +
+    r.references.length +
+    (r.tags?.length ?? 0);
+  return { rows, bytes };
+}
+
+export async function importRepositories(
+  ctx: PipelineContext,
+  step: 1 | 2,
+  opts: PipelineOptions,
+  checkpointed: ReadonlySet<string>,
+  stepReport: StepReport,
+): Promise<void> {
+  const knownMediaTypes = await ctx.writer.mediaTypes();
+  const sizes = new Map<string, number>();
+  const files = ctx.reads.driver.walk(REPOSITORIES_ROOT, { prune: pruneRepositoryWalk });
+  const limit = pLimit(opts.concurrency);
+  const queue: Promise<{ name: string; rows: RepositoryRows | null }>[] = [];
+  let found = 0;
+  let batch: RepositoryRows[] = [];
+  let batchKeys: string[] = [];
+  let batchSize = { rows: 0, bytes: 0 };
+  let writing: Promise<void> = Promise.resolve();
+
+  const flush = async (): Promise<void> => {
+    if (batchKeys.length === 0) return;
+    const repositories = batch;
+    const checkpoints = batchKeys;
+    batch = [];
+    batchKeys = [];
+    batchSize = { rows: 0, bytes: 0 };
+    await writing;
+    writing = ctx.writer.write({ kind: 'repositories', step, repositories, checkpoints }).then((ins) => {
+      ctx.report.addInserted(ins);
+      ctx.reads.nextBatch();
+    });
+  };
+
+  const processOne = async (
+    repo: Repository,
+    linkSizes: Map<string, number>,
+  ): Promise<{ name: string; rows: RepositoryRows | null }> => {
+    const log = ctx.logger.child({ step, repository: repo.name });
+    const state = (await ctx.writer.repositoryState([repo.name])).get(repo.name);
+    if (
+      step === 1 &&
+      opts.skipRecentCutoff &&
+      state?.lastPublishedAt &&
+      state.lastPublishedAt > opts.skipRecentCutoff
+    ) {
+      log.info(
+        {
+          skip_cutoff_date: opts.skipRecentCutoff.toISOString(),
+          last_preimport_date: state.lastPublishedAt.toISOString(),
+        },
+        'skipping repository pre import: last pre imported after skip cutoff date',
+      );
+      return { name: repo.name, rows: null };
+    }
+    const existingManifests = state?.manifests ?? new Set<string>();
+    const facts = await readRepository(
+      ctx.reads,
+      { repository: repo, linkSizes, existingManifests },
+      { step, referrers: opts.referrers, tagConcurrency: opts.tagConcurrency, readConcurrency: 8 },
+    );
+    for (const t of facts.tags) {
+      if (t.link?.ok && t.link.warning) {
+        ctx.report.addSkip(
+          {
+            reason: 'link-trailing-whitespace',
+            path: repo.path,
+            repository: repo.name,
+            tag: t.name,
+            message: t.link.warning,
+            gitlabFatal: true,
+          },
+          ctx.report.warnings,
+        );
+      }
+    }
+    const result = buildRepositoryRows(facts, { ...opts, step, knownMediaTypes });
+    for (const s of result.skips) recordSkip(ctx, opts.strict, s);
+    if (!result.ok) {
+      if (result.countsAsRepository) stepReport.repositories++;
+      return { name: repo.name, rows: null };
+    }
+    return { name: repo.name, rows: result.rows };
+  };
+
+  const take = async (): Promise<void> => {
+    const done = await queue.shift()!;
+    batchKeys.push(done.name);
+    if (done.rows !== null) {
+      const r = done.rows;
+      batch.push(r);
+      stepReport.repositories += r.counts.repositories;
+      stepReport.tags += r.counts.tags;
+      stepReport.manifests += r.counts.manifests;
+      const size = rowCount(r);
+      batchSize = { rows: batchSize.rows + size.rows, bytes: batchSize.bytes + size.bytes };
+    }
+    if (batchSize.rows >= opts.batchRows || batchSize.bytes >= BATCH_BYTES) await flush();
+    ctx.onProgress?.(stepReport, found);
+  };
+
+  try {
+    await walkAndQueue();
+    while (queue.length > 0) await take();
+    await flush();
+    await writing;
+  } catch (err) {
+    // Nothing may be left rejecting unobserved once the step fails.
+    for (const q of queue) q.catch(() => undefined);
+    writing.catch(() => undefined);
+    throw err;
+  }
+
+  async function walkAndQueue(): Promise<void> {
+    for await (const entry of groupRepositories(withSizes(files, sizes))) {
+      const linkSizes = new Map<string, number>();
+      if (entry.kind === 'repository') {
+        for (const p of entry.revisions.values()) linkSizes.set(p, sizes.get(p) ?? -1);
+      }
+      // The grouper hands out a repository once it has seen the next one's first file: keep that one.
+      const last = [...sizes].pop();
+      sizes.clear();
+      if (last) sizes.set(last[0], last[1]);
+
+      if (!inShard(topLevelNamespace(entry.name), opts.shard)) continue;
+      found++;
+      if (checkpointed.has(entry.name)) {
+        stepReport.checkpointed++;
+        continue;
+      }
+      if (entry.kind === 'invalid-name') {
+        recordSkip(ctx, opts.strict, {
+          reason: 'repository-name-invalid',
+          path: entry.path,
+          repository: entry.name,
+          message: `parsing repository name: ${entry.message}`,
+          gitlabFatal: SKIP_REASONS['repository-name-invalid'].fatal,
+        });
+        if (step === 2) stepReport.repositories++;
+        continue;
+      }
+      for (const p of entry.problems) ctx.logger.warn({ path: p.path, reason: p.reason }, p.message);
+      queue.push(limit(() => processOne(entry, linkSizes)));
+      while (queue.length >= opts.concurrency * 2) await take();
+    }
+  }
+}

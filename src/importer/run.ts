@@ -1,0 +1,165 @@
+/**
+ * The import run (spec §2.1): steps 1 -> 2 -> 3 as selected, each resumable from its checkpoints,
+ * lockfiles after step two (§1.8), one import_statistics row per real run (§2.14), row counts
+ * (§2.13). A dry run shares one rolled-back transaction and persists nothing (issue 5 §2).
+ */
+import type { Database } from '../db/open.js';
+import type { StorageDriver } from '../../drivers/driver.js';
+import { ImportWriter } from '../db/import-writer.js';
+import { silentLogger, type Logger } from '../log.js';
+import { LOCKFILE_CONTENT, lockfilePath } from '../registry/paths.js';
+import { importBlobs } from './blobs-step.js';
+import { importRepositories, type PipelineContext, type PipelineOptions } from './pipeline.js';
+import { Report, type StepReport } from './report.js';
+import { StorageReads } from './storage-reads.js';
+import type { StepNumber } from './types.js';
+
+export interface ImportOptions extends PipelineOptions {
+  /** Steps to run, in order; no step flag means all three. */
+  readonly steps: readonly StepNumber[];
+  readonly dryRun: boolean;
+  readonly importStatistics: boolean;
+  readonly rowCount: boolean;
+  /** Continue from the checkpoints of an interrupted run of the same steps and shard. */
+  readonly resume: boolean;
+}
+
+export interface ImportDeps {
+  readonly pool: Database['pool'];
+  readonly driver: StorageDriver;
+  readonly logger?: Logger;
+  readonly onProgress?: (step: StepReport, found: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+const STEP_ERROR_PREFIX: Record<StepNumber, string> = {
+  1: 'pre importing all repositories',
+  2: 'importing all repositories',
+  3: 'importing blobs',
+};
+
+/** Which run a checkpoint belongs to: the selected steps and the shard. */
+export function checkpointScope(steps: readonly StepNumber[], opts: Pick<ImportOptions, 'shard'>): string {
+  const shard = opts.shard ? `${opts.shard.index}/${opts.shard.count}` : 'all';
+  return `steps=${steps.join('')} shard=${shard}`;
+}
+
+export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<Report> {
+  const logger = deps.logger ?? silentLogger;
+  const report = new Report();
+  const writer = await ImportWriter.open(deps.pool, {
+    dryRun: opts.dryRun,
+    dynamicMediaTypes: opts.dynamicMediaTypes,
+    scope: checkpointScope(opts.steps, opts),
+    logger,
+  });
+  const ctx: PipelineContext = {
+    reads: new StorageReads(deps.driver, deps.signal),
+    writer,
+    logger,
+    report,
+    onProgress: deps.onProgress,
+  };
+  logger.info(
+    {
+      pre_import: opts.steps.includes(1),
+      repository_import: opts.steps.includes(2),
+      common_blobs: opts.steps.includes(3),
+      dry_run: opts.dryRun,
+    },
+    'starting metadata import',
+  );
+  let failure: Error | undefined;
+  try {
+    if (!opts.resume) await writer.clearScope();
+    for (const step of opts.steps) {
+      const sr = report.startStep(step);
+      try {
+        const state = await writer.resumeState(step);
+        if (state.finished) {
+          sr.resumed = true;
+          logger.info({ step }, 'step already completed by the interrupted run being resumed');
+        } else {
+          await writer.startStep(step);
+          if (step === 3) await importBlobs(ctx, opts, state.done, sr);
+          else await importRepositories(ctx, step, opts, state.done, sr);
+          await writer.finishStep(step);
+        }
+        if (step === 2 && !opts.dryRun) await lockDatabase(deps.driver);
+      } catch (err) {
+        sr.error = (err as Error).message;
+        if (step === 2 && !opts.dryRun) {
+          await restoreLockfiles(deps.driver).catch((lockErr: Error) => {
+            sr.error = `${sr.error}: could not restore lockfiles: ${lockErr.message}`;
+          });
+        }
+        throw new Error(`${STEP_ERROR_PREFIX[step]}: ${sr.error}`, { cause: err });
+      } finally {
+        sr.finishedAt = new Date();
+      }
+    }
+    await writer.clearScope();
+    if (opts.rowCount) {
+      const counts = await writer.countRows().catch((err: Error) => {
+        logger.error({ err }, 'counting table rows');
+        return undefined;
+      });
+      if (counts)
+        report.rowCount = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v.toString()]));
+    }
+  } catch (err) {
+    failure = err as Error;
+  } finally {
+    await writer.close();
+    report.finishedAt = new Date();
+    report.requests = deps.driver.requestCounts();
+  }
+  if (opts.importStatistics && !opts.dryRun) {
+    await writer.insertStatistics(statisticsValues(report, deps.driver.name)).catch((err: Error) => {
+      logger.error({ err }, 'failed to commit import statistics to the database');
+    });
+  }
+  if (failure) throw failure;
+  const seconds = (report.finishedAt!.getTime() - report.startedAt.getTime()) / 1000;
+  logger.info({ duration_s: seconds, ...(report.rowCount ?? {}) }, 'metadata import complete');
+  return report;
+}
+
+/** Step two succeeded: the registry now runs on the database (spec §1.8). */
+async function lockDatabase(driver: StorageDriver): Promise<void> {
+  await driver.delete(lockfilePath('filesystem-in-use'));
+  await driver.putContent(lockfilePath('database-in-use'), Buffer.from(LOCKFILE_CONTENT));
+}
+
+async function restoreLockfiles(driver: StorageDriver): Promise<void> {
+  await driver.delete(lockfilePath('database-in-use'));
+  await driver.putContent(lockfilePath('filesystem-in-use'), Buffer.from(LOCKFILE_CONTENT));
+}
+
+/** Column values of the import_statistics row, in INSERT_STATISTICS order (spec §2.14). */
+function statisticsValues(report: Report, driverName: string): unknown[] {
+  const s = (n: StepNumber) => report.steps.find((x) => x.step === n);
+  const one = s(1);
+  const two = s(2);
+  const three = s(3);
+  const counts = two ?? one;
+  const cols = (x: StepReport | undefined) => [
+    x !== undefined,
+    x?.startedAt ?? null,
+    x?.finishedAt ?? null,
+    x?.error ?? null,
+  ];
+  return [
+    report.startedAt,
+    report.finishedAt ?? new Date(),
+    ...cols(one),
+    ...cols(two),
+    ...cols(three),
+    counts?.repositories ?? 0,
+    counts?.tags ?? 0,
+    counts?.manifests ?? 0,
+    three?.blobs ?? 0,
+    (three?.blobBytes ?? 0n).toString(),
+    driverName,
+  ];
+}
