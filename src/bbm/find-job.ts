@@ -102,7 +102,6 @@ async function serialJob(tx: BbmTx, m: BbmMigration, target: BbmTarget): Promise
 
 /** The next NULL-strategy job (bounds 0..0), or undefined when no NULL is left (spec §5.3). */
 async function nullJob(tx: BbmTx, m: BbmMigration, target: BbmTarget): Promise<BbmJob | undefined> {
-  if (!(await tx.hasNullIndex(target))) throw new NoNullIndexError(m.name, m.tableName, m.columnName);
   if (!(await tx.hasNullRows(target))) return undefined;
   if (!(await tx.hasJobs(m.id))) await tx.setTotalTupleCount(m.id, await tx.estimateTupleCount(target, true));
   return tx.createJob(m.id, 0n, 0n);
@@ -137,6 +136,10 @@ export async function findJob(
     if (m === undefined) return { kind: 'none' };
     const v = await validateMigration(tx, registry, m);
     if (v instanceof BbmValidationError) return invalid(tx, m, v);
+    // Checked before any change to the row: the index may simply not be built yet (post-deployment).
+    if (v.strategy === 'null' && !(await tx.hasNullIndex(v.target))) {
+      throw new NoNullIndexError(m.name, m.tableName, m.columnName);
+    }
     if (m.status === BbmStatus.active) await tx.setRunning(m.id);
     const job = v.strategy === 'null' ? await nullJob(tx, m, v.target) : await serialJob(tx, m, v.target);
     if (job === undefined) {

@@ -67,8 +67,7 @@ export async function bbmDatabase(): Promise<BbmTestDatabase> {
 
 /**
  * `manifests` rows whose `media_type_id_convert_to_bigint` is stale (0) and `blobs` rows whose
- * `id` is NULL, as a database migrated before the new columns existed has them. Triggers are
- * bypassed (session_replication_role) only for the statements that make the data stale.
+ * `id` is NULL, as a database migrated before the new columns existed has them.
  */
 export async function seedStaleRows(
   pool: pg.Pool,
@@ -77,6 +76,10 @@ export async function seedStaleRows(
   const c = await pool.connect();
   try {
     await c.query('BEGIN');
+    // Bypass the triggers (GC bookkeeping, and the BEFORE trigger that keeps the bigint copy in
+    // sync) so the rows look as they did before the new columns existed: the copy holds its
+    // default 0 and needs the background migration. FKs are triggers too; the rows are consistent.
+    await c.query(`SET LOCAL session_replication_role = replica`);
     await c.query(`INSERT INTO top_level_namespaces (name) SELECT 'ns' || g FROM generate_series(1, 20) g`);
     await c.query(
       `INSERT INTO repositories (top_level_namespace_id, name, path)
@@ -97,9 +100,6 @@ export async function seedStaleRows(
        FROM generate_series(1, $1::int) g`,
       [counts.blobs],
     );
-    // The BEFORE trigger keeps the bigint copy in sync; make it stale as before the column existed.
-    await c.query(`SET LOCAL session_replication_role = replica`);
-    await c.query(`UPDATE manifests SET media_type_id_convert_to_bigint = 0`);
     await c.query('COMMIT');
     await c.query('ANALYZE manifests, blobs');
   } catch (err) {
