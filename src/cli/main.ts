@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { exitCodeOf } from '../errors.js';
 import { packageVersion } from './common.js';
+import { registerBackgroundMigrate } from './background-migrate.js';
 import { registerInit } from './init.js';
 import { registerMigrate } from './migrate.js';
 
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   const database = program.command('database').description('manage the metadata database');
   registerInit(database);
   registerMigrate(database);
+  registerBackgroundMigrate(program);
 
   return program;
 }
