@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { exitCodeOf } from '../errors.js';
 import { packageVersion } from './common.js';
+import { registerImport } from './import.js';
 import { registerBackgroundMigrate } from './background-migrate.js';
 import { registerInit } from './init.js';
 import { registerMigrate } from './migrate.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerInit(database);
   registerMigrate(database);
   registerBackgroundMigrate(program);
+  registerImport(database);
 
   return program;
 }

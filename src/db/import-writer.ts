@@ -361,3 +361,9 @@ export class ImportWriter {
     }
   }
 }
+
+/** `--require-empty-database` (spec §2.12, older fork): any repository, manifest, blob or tag row. */
+export async function databaseHasRows(pool: pg.Pool): Promise<boolean> {
+  const r = (await pool.query<Record<string, string>>(SQL.COUNT_ROWS)).rows[0]!;
+  return Object.values(r).some((v) => BigInt(v) > 0n);
+}

@@ -1,0 +1,188 @@
+/**
+ * `regdb database import [flags] CONFIG` (spec §4.3, issue 5): GitLab's flags plus regdb's own.
+ * Thin: validate flags in GitLab's order, build the driver and the database, call the importer,
+ * print the summary. Exit 0 on success even with reported skips, 1 on failure, 2 on usage errors.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { createDriver } from '../../drivers/factory.js';
+import { databaseHasRows } from '../db/import-writer.js';
+import { migrateUp, pendingMigrations } from '../db/migrator.js';
+import { openDatabase } from '../db/open.js';
+import { UsageError } from '../errors.js';
+import { runImport } from '../importer/run.js';
+import { parseShard } from '../importer/shard.js';
+import { createLogger, type Logger } from '../log.js';
+import { announceEmbedded, configArgument, loadCommandConfig, type GlobalOptions } from './common.js';
+import {
+  anyInt,
+  checkTagConcurrency,
+  logFileName,
+  parseBool,
+  parseGoDuration,
+  positiveInt,
+  selectedSteps,
+  type ImportFlags,
+} from './import-flags.js';
+import { Progress, summary } from './import-output.js';
+
+const PENDING_MESSAGE =
+  "there are pending database migrations, use the 'regdb database migrate up' command to check and apply them";
+
+export function registerImport(database: Command): void {
+  database
+    .command('import')
+    .description(
+      "import a registry's metadata from its storage into the database. Untagged manifests are not " +
+        'imported, except referrers of imported manifests (see --no-referrers).',
+    )
+    .addArgument(configArgument())
+    .option('-d, --dry-run', 'do not commit changes to the database')
+    .option(
+      '-c, --row-count',
+      'count and log number of rows across relevant database tables on (pre)import completion',
+    )
+    .option('-p, --pre-import', 'import immutable repository-scoped data to speed up a following import')
+    .addOption(
+      new Option('-1, --step-one', 'perform step one of a multi-step import: alias for pre-import').implies({
+        preImport: true,
+      }),
+    )
+    .option('-r, --all-repositories', 'import all repository-scoped data')
+    .addOption(
+      new Option(
+        '-2, --step-two',
+        'perform step two of a multi-step import: alias for all-repositories',
+      ).implies({ allRepositories: true }),
+    )
+    .option('-B, --common-blobs', 'import all blob metadata from common storage')
+    .addOption(
+      new Option(
+        '-3, --step-three',
+        'perform step three of a multi-step import: alias for common-blobs',
+      ).implies({ commonBlobs: true }),
+    )
+    .option('-l, --log-to-stdout', 'write detailed log to stdout instead of showing progress')
+    .addOption(
+      new Option('-m, --dynamic-media-types [bool]', 'record unknown media types during import')
+        .argParser(parseBool)
+        .default(true),
+    )
+    .addOption(new Option('--no-dynamic-media-types', 'fail (skip) on unknown configuration media types'))
+    .addOption(
+      new Option('-i, --import-statistics [bool]', 'record import statistics')
+        .argParser(parseBool)
+        .default(true),
+    )
+    .addOption(new Option('--no-import-statistics', 'do not record import statistics'))
+    .addOption(
+      new Option(
+        '--pre-import-skip-recent <duration>',
+        'skip pre importing repositories pre imported more recently than this, 0 disables',
+      )
+        .argParser(parseGoDuration)
+        .default(72 * 3_600_000, '72h'),
+    )
+    .option(
+      '--log-directory <dir>',
+      'directory that detail log files will be written to, ignored when --log-to-stdout is used',
+    )
+    .option(
+      '-e, --require-empty-database',
+      'abort unless the repositories, manifests, blobs and tags tables are empty',
+    )
+    .addOption(
+      new Option(
+        '-t, --tag-concurrency <n>',
+        'tag links read at once (1-5), on every storage backend',
+      ).argParser(anyInt),
+    )
+    .addOption(new Option('--concurrency <n>', 'repositories read at once').argParser(positiveInt).default(8))
+    .addOption(
+      new Option('--batch-size <rows>', 'rows per COPY batch (one transaction)')
+        .argParser(positiveInt)
+        .default(20_000),
+    )
+    .option('--no-resume', 'ignore the checkpoints of an interrupted run and start over')
+    .option('--strict', "stop at the first condition GitLab's importer treats as fatal")
+    .option(
+      '--no-referrers',
+      "GitLab's behaviour: drop untagged referrers and leave subject_id and artifact_media_type_id NULL",
+    )
+    .option('--report <file>', 'write the summary as JSON, with up to 20 example paths per skip reason')
+    .option('--shard <I/N>', 'import only the repositories (and blob prefixes) of shard I of N')
+    .action(async (configArg: string | undefined, flags: ImportFlags, cmd: Command) => {
+      await importCommand(configArg, flags, cmd);
+    });
+}
+
+async function importCommand(configArg: string | undefined, flags: ImportFlags, cmd: Command): Promise<void> {
+  const steps = selectedSteps(flags);
+  const config = loadCommandConfig(configArg, { requireStorage: true });
+  const tagConcurrency = checkTagConcurrency(flags.tagConcurrency);
+  const shard = flags.shard !== undefined ? parseShard(flags.shard) : null;
+  if (config.storage === undefined) throw new UsageError('no storage configuration provided');
+
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const started = new Date();
+  const logPath = flags.logToStdout
+    ? undefined
+    : join(resolve(flags.logDirectory ?? '.'), logFileName(started));
+  const logger: Logger = createLogger({
+    level: g.logLevel ?? 'info',
+    destination: logPath === undefined ? 'stdout' : { file: logPath },
+  });
+  const progress = !flags.logToStdout && process.stderr.isTTY ? new Progress(process.stderr) : undefined;
+  if (logPath !== undefined)
+    process.stderr.write(`registry import starting, detailed log written to: ${logPath}\n`);
+
+  const driver = await createDriver(config.storage, { logger });
+  const db = await openDatabase(config.database, { logger });
+  announceEmbedded(db);
+  try {
+    if (db.embedded) {
+      await migrateUp(db.pool, { logger });
+    } else {
+      const pending = await pendingMigrations(db.pool);
+      if (pending.pre.length + pending.post.length > 0) throw new Error(PENDING_MESSAGE);
+    }
+    if (flags.requireEmptyDatabase && (await databaseHasRows(db.pool))) throw new Error('non-empty database');
+    const report = await runImport(
+      {
+        pool: db.pool,
+        driver,
+        logger,
+        onProgress: progress ? (s, found) => progress.update(s, found) : undefined,
+      },
+      {
+        steps,
+        dryRun: flags.dryRun ?? false,
+        importStatistics: flags.importStatistics,
+        rowCount: flags.rowCount ?? false,
+        resume: flags.resume,
+        dynamicMediaTypes: flags.dynamicMediaTypes,
+        referrers: flags.referrers,
+        strict: flags.strict ?? false,
+        concurrency: flags.concurrency,
+        tagConcurrency,
+        batchRows: flags.batchSize,
+        shard,
+        skipRecentCutoff:
+          flags.preImportSkipRecent > 0 ? new Date(started.getTime() - flags.preImportSkipRecent) : null,
+        now: started,
+      },
+    ).finally(() => progress?.done());
+    process.stdout.write(summary(report));
+    if (flags.report !== undefined)
+      await writeFile(flags.report, JSON.stringify(report.toJSON(), null, 2) + '\n');
+    if (logPath !== undefined) process.stderr.write('registry import complete\n');
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new Error(`failed to import metadata: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await driver.close();
+    await db.close();
+    logger.flush?.();
+  }
+}
