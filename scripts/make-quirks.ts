@@ -411,6 +411,27 @@ function repositoryDir(repo: string): string {
       reason,
     });
   }
+  // A revision link that names another manifest: GitLab follows the link, reads the other blob and
+  // stores it under the tag's digest, only logging a warning (spec §1.5 step 2).
+  {
+    const { digest } = manifestBlob({
+      schemaVersion: 2,
+      mediaType: MT.ociManifest,
+      config: appConfig,
+      layers: appLayers,
+      annotations: { 'org.example.quirk': 'revision-link-other-digest' },
+    });
+    linkRevision(repo, digest, str(app));
+    tag(repo, 'revision-link-other-digest', digest);
+    m(
+      'revision-link-other-digest',
+      'revision-link-other-digest',
+      digest,
+      `revision link of this manifest holds the digest of another manifest (${str(app)})`,
+      'imported: the other blob is read and stored under the tag digest; [warn] about the canonical target',
+      { outcome: 'warn', reason: 'revision-link-mismatch' },
+    );
+  }
   // Payloads.
   const payloadCases: [string, Buffer, string, string, Quirk['regdb']][] = [
     [
@@ -490,8 +511,17 @@ function repositoryDir(repo: string): string {
     /** Config: link content (null = no link), blob written or not. */
     configLink?: string | null;
     configBlob?: boolean;
-    /** Layers after the first (normal) one. */
-    layers?: { mediaType: string; link?: string | null; blob?: boolean; urls?: string[] }[];
+    /** A digest written into the manifest's config descriptor instead of the real one (nothing linked). */
+    configDigest?: string;
+    /** Layers after the first (normal) one; `duplicate` repeats the first layer's descriptor. */
+    layers?: {
+      mediaType: string;
+      link?: string | null;
+      blob?: boolean;
+      urls?: string[];
+      digest?: string;
+      duplicate?: boolean;
+    }[];
   }
   const cases: Case[] = [
     {
@@ -600,22 +630,97 @@ function repositoryDir(repo: string): string {
       gitlab: 'imported; the non-distributable layer gets no rows but counts in total_size',
       regdb: { outcome: 'imported', reason: 'non-distributable-layer-excluded' },
     },
+    {
+      id: 'config-digest-unsupported-algorithm',
+      configDigest: 'md5:d41d8cd98f00b204e9800998ecf8427e',
+      condition: 'the config descriptor digest in the manifest JSON uses md5',
+      gitlab: 'skip manifest: [warn] broken configuration link, skipping',
+      regdb: { outcome: 'skip-manifest', reason: 'unsupported-algorithm' },
+    },
+    {
+      id: 'config-digest-invalid-length',
+      configDigest: `sha256:${'1'.repeat(63)}`,
+      condition: 'the config descriptor digest in the manifest JSON has 63 hex characters',
+      gitlab: 'FATAL: obtaining configuration payload: invalid checksum digest length',
+      regdb: { outcome: 'skip-manifest', reason: 'invalid-length' },
+    },
+    {
+      id: 'layer-digest-unsupported-algorithm',
+      layers: [{ mediaType: MT.ociLayer, digest: 'md5:d41d8cd98f00b204e9800998ecf8427e' }],
+      condition: 'a layer descriptor digest in the manifest JSON uses md5 (caught before any I/O)',
+      gitlab:
+        'skip manifest: [warn] broken layer link, skipping manifest import (config and first layer rows stay)',
+      regdb: { outcome: 'skip-manifest', reason: 'unsupported-algorithm' },
+    },
+    {
+      id: 'layer-digest-invalid-length',
+      layers: [{ mediaType: MT.ociLayer, digest: `sha256:${'1'.repeat(63)}` }],
+      condition: 'a layer descriptor digest in the manifest JSON has 63 hex characters',
+      gitlab:
+        'FATAL: checking for access to blob with digest ... on repository ...: invalid checksum digest length',
+      regdb: { outcome: 'skip-manifest', reason: 'invalid-length' },
+    },
+    {
+      id: 'config-empty-media-type',
+      configMediaType: '',
+      condition: 'the config descriptor mediaType is the empty string',
+      gitlab:
+        'dynamic media types OFF: FATAL creating manifest: mapping config media type: unknown media type; ON: FATAL (CHECK check_media_types_media_type_not_empty_string)',
+      regdb: { outcome: 'skip-manifest', reason: 'unknown-config-media-type' },
+    },
+    {
+      id: 'layer-empty-media-type',
+      layers: [{ mediaType: '' }],
+      condition: 'a layer descriptor mediaType is the empty string',
+      gitlab:
+        'dynamic media types OFF: imported, that layer stored as application/octet-stream; ON: FATAL (CHECK check_media_types_media_type_not_empty_string)',
+      regdb: {
+        outcome: 'imported',
+        reason: 'unknown-layer-media-type',
+        dynamicMediaTypes: { outcome: 'imported', reason: 'unknown-layer-media-type' },
+      },
+    },
+    {
+      id: 'layer-duplicate',
+      layers: [{ mediaType: MT.ociLayer, duplicate: true }],
+      condition: 'the same layer descriptor twice in one manifest',
+      gitlab: 'imported; one layers row for the digest, total_size counts it twice',
+      regdb: { outcome: 'imported', reason: 'ok' },
+    },
+    {
+      id: 'layer-nondistributable-zstd',
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd' }],
+      condition: 'an OCI non-distributable +zstd layer, present and linked (this variant is not filtered)',
+      gitlab:
+        'imported with the layer (not excluded); media type not seeded: application/octet-stream when dynamic media types are OFF',
+      regdb: {
+        outcome: 'imported',
+        reason: 'unknown-layer-media-type',
+        dynamicMediaTypes: { outcome: 'imported', reason: 'new-media-type' },
+      },
+    },
   ];
 
   for (const c of cases) {
     const configMt = c.configMediaType ?? (c.docker ? MT.dockerConfig : MT.ociConfig);
     const layerMt = c.docker ? MT.dockerLayer : MT.ociLayer;
     const configText = configContent(c.id);
-    const config = c.configBlob === false ? absent(configText, configMt) : blob(configText, configMt);
-    if (c.configLink !== null) linkLayer(repo, digestOf(config), c.configLink);
+    let config = c.configBlob === false ? absent(configText, configMt) : blob(configText, configMt);
+    if (c.configDigest !== undefined) config = { ...config, digest: c.configDigest };
+    else if (c.configLink !== null) linkLayer(repo, digestOf(config), c.configLink);
     const first = blob(`first layer of ${c.id}\n`, layerMt);
     linkLayer(repo, digestOf(first));
     const layers = [first];
     for (const [i, l] of (c.layers ?? []).entries()) {
+      if (l.duplicate) {
+        layers.push(first);
+        continue;
+      }
       const text = `layer ${i + 2} of ${c.id}\n`;
       const extra = l.urls ? { urls: l.urls } : {};
-      const desc = l.blob === false ? absent(text, l.mediaType, extra) : blob(text, l.mediaType, extra);
-      if (l.link !== null) linkLayer(repo, digestOf(desc), l.link);
+      let desc = l.blob === false ? absent(text, l.mediaType, extra) : blob(text, l.mediaType, extra);
+      if (l.digest !== undefined) desc = { ...desc, digest: l.digest };
+      else if (l.link !== null) linkLayer(repo, digestOf(desc), l.link);
       layers.push(desc);
     }
     const { digest } = manifestBlob(
@@ -729,6 +834,61 @@ function repositoryDir(repo: string): string {
     'an OCI index whose entries are layer blobs, without a cacheconfig',
     'imported as a list with no references; each entry: [warn] unknown manifest revision, skipping',
     { outcome: 'imported', reason: 'list-children-skipped' },
+  );
+
+  // Children of other kinds, each linked in this repository.
+  const schema1 = blob(
+    readFileSync(join(here, 'make-quirks.schema1.json')),
+    'application/vnd.docker.distribution.manifest.v1+prettyjws',
+  );
+  linkRevision(repo, digestOf(schema1));
+  const v1List = index('list-child-schema1', [appDescriptor, schema1]);
+  l(
+    'list-child-schema1',
+    v1List,
+    'an OCI index whose second child is a signed schema 1 manifest',
+    'imported with the first reference only; [warn] skipping v1 manifest',
+    { outcome: 'imported', reason: 'list-children-skipped' },
+  );
+
+  const notJson = blob('{"schemaVersion": 2, "this is not', MT.ociManifest);
+  linkRevision(repo, digestOf(notJson));
+  const badChildList = index('list-child-not-json', [appDescriptor, notJson]);
+  l(
+    'list-child-not-json',
+    badChildList,
+    'an OCI index whose second child is not JSON',
+    'FATAL: retrieving referenced manifest from filesystem: failed to unmarshal manifest payload',
+    { outcome: 'skip-manifest', reason: 'manifest-unparsable' },
+  );
+
+  const brokenLayer = blob('layer of the broken child\n', MT.ociLayer);
+  linkLayer(repo, digestOf(brokenLayer), '');
+  const brokenChild = manifestBlob({
+    schemaVersion: 2,
+    mediaType: MT.ociManifest,
+    config: appParsed.config,
+    layers: [brokenLayer],
+  });
+  linkRevision(repo, brokenChild.digest);
+  const brokenList = index('list-child-broken-layer-link', [appDescriptor, brokenChild.descriptor]);
+  l(
+    'list-child-broken-layer-link',
+    brokenList,
+    'an OCI index whose second child has an empty _layers link for its layer',
+    'the list counts as skipped, but the list row, the first child and its reference stay (spec §2.7); [warn] skipping manifest import',
+    { outcome: 'skip-manifest', reason: 'empty' },
+  );
+
+  const noMediaType = manifestBlob({ schemaVersion: 2, manifests: [appDescriptor] }, MT.ociIndex);
+  linkRevision(repo, noMediaType.digest);
+  tag(repo, 'index-without-media-type', noMediaType.digest);
+  l(
+    'index-without-media-type',
+    noMediaType.digest,
+    'an index without a mediaType field (dispatched on its manifests key)',
+    'imported as an OCI index (media type application/vnd.oci.image.index.v1+json)',
+    { outcome: 'imported', reason: 'ok' },
   );
 
   const missingChild = absent('{"schemaVersion":2,"note":"never pushed"}', MT.ociManifest);
