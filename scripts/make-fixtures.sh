@@ -38,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
 REG=http://127.0.0.1:$PORT
 HOST=127.0.0.1:$PORT
 mkdir -p "$WORK/storage"
@@ -250,4 +250,4 @@ EOF
 } >"$WORK/digests.txt"
 cat "$WORK/digests.txt"
 du -sh "$OUT"
-echo "wrote $OUT"
+echo "wrote $OUT; now run: npx tsx scripts/make-quirks.ts"
