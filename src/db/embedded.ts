@@ -24,8 +24,20 @@ const DUPLICATE_DATABASE = '42P04';
 const STATE_FILE = 'regdb-embedded.json';
 const HOST = '127.0.0.1';
 const INITDB_FLAGS = ['--lc-messages=C', '--locale=C', '--encoding=UTF8'];
-/** TCP on the loopback only; no Unix socket, so nothing collides with a system server's socket. */
-const POSTGRES_FLAGS = ['-c', `listen_addresses=${HOST}`, '-c', 'unix_socket_directories='];
+/**
+ * TCP on the loopback only; no Unix socket, so nothing collides with a system server's socket.
+ * The baseline migration creates 512 partitions with their indexes in one transaction: a larger lock
+ * table lets two such transactions (concurrent `migrate up` runs) wait for each other instead of
+ * failing with "out of shared memory" (SQLSTATE 53200).
+ */
+const POSTGRES_FLAGS = [
+  '-c',
+  `listen_addresses=${HOST}`,
+  '-c',
+  'unix_socket_directories=',
+  '-c',
+  'max_locks_per_transaction=256',
+];
 
 export interface EmbeddedServer {
   readonly host: string;

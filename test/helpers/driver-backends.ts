@@ -37,7 +37,11 @@ export function keyFor(rootPrefix: string, path: string): string {
   return rootPrefix + path.slice(1);
 }
 
-export async function uploadTreeToS3(server: S3TestServer, files: readonly TreeFile[], rootPrefix: string): Promise<void> {
+export async function uploadTreeToS3(
+  server: S3TestServer,
+  files: readonly TreeFile[],
+  rootPrefix: string,
+): Promise<void> {
   const client = new S3Client({
     region: 'us-east-1',
     endpoint: server.endpoint,
@@ -47,13 +51,24 @@ export async function uploadTreeToS3(server: S3TestServer, files: readonly TreeF
   });
   try {
     await mapBounded(files, 16, (f) =>
-      client.send(new PutObjectCommand({ Bucket: server.bucket, Key: keyFor(rootPrefix, f.path), Body: readFileSync(f.file) })),
+      client.send(
+        new PutObjectCommand({
+          Bucket: server.bucket,
+          Key: keyFor(rootPrefix, f.path),
+          Body: readFileSync(f.file),
+        }),
+      ),
     );
   } finally {
     client.destroy();
   }
 }
 
-export function loadTreeIntoGcs(server: GcsTestServer, bucket: string, files: readonly TreeFile[], rootPrefix: string): void {
+export function loadTreeIntoGcs(
+  server: GcsTestServer,
+  bucket: string,
+  files: readonly TreeFile[],
+  rootPrefix: string,
+): void {
   for (const f of files) server.put(bucket, keyFor(rootPrefix, f.path), readFileSync(f.file));
 }

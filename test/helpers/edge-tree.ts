@@ -35,7 +35,10 @@ export function writeEdgeTree(opts: { namespaces?: number; layersPerRepo?: numbe
       put(`${v2}/repositories/${repo}/_manifests/revisions/sha256/${d}/link`, `sha256:${d}`);
     }
     put(`${v2}/repositories/${repo}/_uploads/0d9e8f7a-0000-4d3e-8f2a-1b0c9d8e7f6a/data`, 'partial upload');
-    put(`${v2}/repositories/${repo}/_uploads/0d9e8f7a-0000-4d3e-8f2a-1b0c9d8e7f6a/startedat`, '2026-01-01T00:00:00Z');
+    put(
+      `${v2}/repositories/${repo}/_uploads/0d9e8f7a-0000-4d3e-8f2a-1b0c9d8e7f6a/startedat`,
+      '2026-01-01T00:00:00Z',
+    );
   }
   put(`${v2}/repositories/ns/app/_manifests/tags/empty/current/link`, '');
   const namespaces = opts.namespaces ?? 3;

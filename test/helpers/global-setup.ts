@@ -21,6 +21,36 @@ import { configFromUrl, urlFor, type TestServerInfo } from './server.js';
 
 const LOCAL_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 
+/**
+ * SQLSTATE 53200 out_of_memory ("out of shared memory"): the server's lock table is full. The baseline
+ * takes about 6,000 locks in one transaction and a default server has room for 6,400, so on a shared
+ * server this happens while another run migrates at the same moment. Transient: retried.
+ */
+const OUT_OF_SHARED_MEMORY = '53200';
+
+function sqlStateIn(err: unknown, code: string): boolean {
+  for (let e = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === code) return true;
+  }
+  return false;
+}
+
+async function migrateTemplate(adminUrl: string, template: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const db = await openDatabase(configFromUrl(adminUrl, template), { checkVersion: true });
+    try {
+      await migrateUp(db.pool);
+      return;
+    } catch (err) {
+      if (!sqlStateIn(err, OUT_OF_SHARED_MEMORY) || attempt >= 8) throw err;
+      process.stderr.write(`regdb tests: lock table full while migrating the template; retry ${attempt}\n`);
+      await new Promise((r) => setTimeout(r, 3000 * attempt));
+    } finally {
+      await db.close();
+    }
+  }
+}
+
 interface Chosen {
   info: Omit<TestServerInfo, 'template' | 'prefix'>;
   stop: () => Promise<void>;
@@ -129,12 +159,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const template = `${prefix}template`;
   try {
     await adminQuery(adminUrl, `CREATE DATABASE ${pg.escapeIdentifier(template)}`);
-    const db = await openDatabase(configFromUrl(adminUrl, template), { checkVersion: true });
-    try {
-      await migrateUp(db.pool);
-    } finally {
-      await db.close();
-    }
+    await migrateTemplate(adminUrl, template);
   } catch (err) {
     await dropByPrefix(adminUrl, prefix).catch(() => undefined);
     await chosen.stop();
