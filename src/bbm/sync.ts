@@ -169,7 +169,7 @@ export async function runWithStore(store: BbmStore, options: SyncRunOptions = {}
           names: options.names,
           onFinished: (m) => {
             totals = { ...totals, finished: totals.finished + 1 };
-            log.info({ migration: m.name }, 'background migration finished');
+            log.debug({ migration: m.name }, 'background migration finished');
             emit({ kind: 'migration-finished', migration: m.name, totals });
           },
         });

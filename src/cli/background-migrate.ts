@@ -2,18 +2,17 @@
  * `regdb background-migrate status|pause|resume|run CONFIG` (spec §4.4). GitLab's order,
  * `background-migrate CONFIG status`, is accepted too.
  */
-import { Command, InvalidArgumentError } from 'commander';
-import type { Logger } from 'pino';
+import { InvalidArgumentError, type Command } from 'commander';
 import { BbmInterruptedError } from '../bbm/errors.js';
 import { statusName } from '../bbm/model.js';
 import { MAX_JOB_RETRY_DEFAULT, parseMaxJobRetry, progressEstimate } from '../bbm/plan.js';
 import { runBackgroundMigrationsSync, type SyncRunResult } from '../bbm/sync.js';
 import { parseGoDuration } from '../config/duration.js';
-import { loadConfig } from '../config/load.js';
 import { createBbmStore } from '../db/bbm/pg-store.js';
-import { openDatabase, type Database } from '../db/open.js';
+import type { Database } from '../db/open.js';
 import { UsageError } from '../errors.js';
-import { createLogger } from '../log.js';
+import type { Logger } from '../log.js';
+import { configArgument, loadCommandConfig, withDatabase } from './common.js';
 import { createProgressReporter } from './bbm-progress.js';
 import { renderTable } from './table.js';
 
@@ -23,28 +22,19 @@ const SUBCOMMANDS = ['status', 'pause', 'resume', 'run'] as const;
 const DEFAULT_RETRY_INTERVAL = '10s';
 
 interface RunFlags {
-  maxJobRetry: number;
+  maxJobRetry?: number;
   retryInterval?: string;
-  maxRuns: number;
+  maxRuns?: number;
 }
 
-function loggerFor(cmd: Command): Logger {
-  const globals = cmd.optsWithGlobals<{ logLevel?: string }>();
-  return createLogger({ level: globals.logLevel ?? 'warn' });
-}
-
-async function withDatabase<T>(
+/** Opens the config's database (primary host, PostgreSQL >= 15 checked: spec §4.1, §3.5) around `fn`. */
+function withBbmDatabase<T>(
   configArg: string | undefined,
-  logger: Logger,
-  fn: (db: Database) => Promise<T>,
+  cmd: Command,
+  fn: (db: Database, logger: Logger) => Promise<T>,
 ): Promise<T> {
-  const config = loadConfig({ path: configArg, requireStorage: false });
-  const db = await openDatabase(config.database, { logger, checkVersion: true, usePrimary: true });
-  try {
-    return await fn(db);
-  } finally {
-    await db.close();
-  }
+  const config = loadCommandConfig(configArg);
+  return withDatabase(config, cmd, { checkVersion: true, usePrimary: true }, fn);
 }
 
 /** The `status` table: name, status and regdb's progress estimate, in id order. */
@@ -101,7 +91,8 @@ async function runCommand(db: Database, flags: RunFlags, logger: Logger): Promis
   if (retryMs === undefined) {
     throw new UsageError(`--retry-interval: "${flags.retryInterval}" is not a duration such as 10s or 1m30s`);
   }
-  if (flags.retryInterval !== undefined && flags.maxRuns < 2) {
+  const maxRuns = flags.maxRuns ?? 1;
+  if (flags.retryInterval !== undefined && maxRuns < 2) {
     throw new UsageError(
       '--retry-interval needs --max-runs of 2 or more (without it, run stops at the first error)',
     );
@@ -121,7 +112,7 @@ async function runCommand(db: Database, flags: RunFlags, logger: Logger): Promis
       const progress = createProgressReporter(process.stderr, { pending });
       try {
         const result = await runBackgroundMigrationsSync(db.pool, {
-          maxJobRetry: flags.maxJobRetry,
+          maxJobRetry: flags.maxJobRetry ?? MAX_JOB_RETRY_DEFAULT,
           logger,
           signal,
           onProgress: (e) => progress.onProgress(e),
@@ -134,7 +125,7 @@ async function runCommand(db: Database, flags: RunFlags, logger: Logger): Promis
         break;
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        if (err instanceof BbmInterruptedError || runNumber >= flags.maxRuns) {
+        if (err instanceof BbmInterruptedError || runNumber >= maxRuns) {
           throw new Error(`running background migrations failed: ${message}`, { cause: err });
         }
         process.stderr.write(`running background migrations failed: ${message}\n`);
@@ -168,25 +159,24 @@ export function registerBackgroundMigrate(program: Command): void {
 
   bm.command('status')
     .description('Show the batched background migrations, their status and estimated progress')
-    .argument('[config]', 'registry config.yml (default: $REGISTRY_CONFIGURATION_PATH)')
+    .addArgument(configArgument())
     .action(async (config: string | undefined, _opts: unknown, cmd: Command) => {
-      const logger = loggerFor(cmd);
-      const table = await withDatabase(config, logger, statusTable);
+      const table = await withBbmDatabase(config, cmd, (db) => statusTable(db));
       process.stdout.write(table);
     });
 
   bm.command('pause')
     .description('Pause active and running batched background migrations')
-    .argument('[config]', 'registry config.yml (default: $REGISTRY_CONFIGURATION_PATH)')
+    .addArgument(configArgument())
     .action(async (config: string | undefined, _opts: unknown, cmd: Command) => {
-      await withDatabase(config, loggerFor(cmd), (db) => createBbmStore(db.pool).pause());
+      await withBbmDatabase(config, cmd, (db) => createBbmStore(db.pool).pause());
     });
 
   bm.command('resume')
     .description('Resume paused batched background migrations')
-    .argument('[config]', 'registry config.yml (default: $REGISTRY_CONFIGURATION_PATH)')
+    .addArgument(configArgument())
     .action(async (config: string | undefined, _opts: unknown, cmd: Command) => {
-      await withDatabase(config, loggerFor(cmd), (db) => createBbmStore(db.pool).resume());
+      await withBbmDatabase(config, cmd, (db) => createBbmStore(db.pool).resume());
     });
 
   bm.command('run')
@@ -194,26 +184,23 @@ export function registerBackgroundMigrate(program: Command): void {
       'Resume paused batched background migrations and run them all to the end; stops with an error ' +
         'when a job fails on every attempt',
     )
-    .argument('[config]', 'registry config.yml (default: $REGISTRY_CONFIGURATION_PATH)')
+    .addArgument(configArgument())
     .option(
       '-r, --max-job-retry <n>',
       `Set the maximum number of job retry attempts (default ${MAX_JOB_RETRY_DEFAULT}, must be between 1 and 10)`,
       (v: string) => parseMaxJobRetry(v),
-      MAX_JOB_RETRY_DEFAULT,
     )
     .option(
       '--max-runs <n>',
       'run again after an error, up to this many runs in all (default 1)',
       parsePositiveInt,
-      1,
     )
     .option(
       '--retry-interval <duration>',
       `wait between runs, with --max-runs (default ${DEFAULT_RETRY_INTERVAL})`,
     )
     .action(async (config: string | undefined, flags: RunFlags, cmd: Command) => {
-      const logger = loggerFor(cmd);
-      await withDatabase(config, logger, (db) => runCommand(db, flags, logger));
+      await withBbmDatabase(config, cmd, (db, logger) => runCommand(db, flags, logger));
     });
 
   // GitLab's order: background-migrate CONFIG {status|pause|resume|run} [flags].

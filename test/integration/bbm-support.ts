@@ -2,67 +2,14 @@
  * Shared set-up of the BBM integration tests: a migrated database per test file, and synthetic
  * manifests and blobs whose new columns need the background migrations.
  */
-import pg from 'pg';
-import { randomBytes } from 'node:crypto';
-import { migrateUp } from '../../src/db/migrator.js';
+import type pg from 'pg';
+import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 
-const ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
-const TEMPLATE = 'regdb_bbm_test_template';
+export type BbmTestDatabase = TestDatabase;
 
-export interface BbmTestDatabase {
-  readonly name: string;
-  readonly pool: pg.Pool;
-  readonly url: string;
-  drop(): Promise<void>;
-}
-
-/** A migrated template, built once (an advisory lock keeps parallel test files from racing). */
-async function ensureTemplate(admin: pg.Client): Promise<void> {
-  await admin.query('SELECT pg_advisory_lock(4242)');
-  try {
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE]);
-    if (exists.rowCount === 0) {
-      await admin.query(`CREATE DATABASE ${TEMPLATE}`);
-      const pool = new pg.Pool({ ...ADMIN, database: TEMPLATE, max: 2 });
-      try {
-        await migrateUp(pool);
-      } finally {
-        await pool.end();
-      }
-    }
-  } finally {
-    await admin.query('SELECT pg_advisory_unlock(4242)');
-  }
-}
-
-/** A fresh, migrated database (65 BBM rows, the NULL index built) cloned from the template. */
-export async function bbmDatabase(): Promise<BbmTestDatabase> {
-  const admin = new pg.Client(ADMIN);
-  await admin.connect();
-  const name = `regdb_bbm_${randomBytes(6).toString('hex')}`;
-  try {
-    await ensureTemplate(admin);
-    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
-  } finally {
-    await admin.end();
-  }
-  const pool = new pg.Pool({ ...ADMIN, database: name, max: 6 });
-  pool.on('error', () => undefined);
-  return {
-    name,
-    pool,
-    url: `postgres://postgres@127.0.0.1:5432/${name}`,
-    async drop() {
-      await pool.end();
-      const a = new pg.Client(ADMIN);
-      await a.connect();
-      try {
-        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await a.end();
-      }
-    },
-  };
+/** A fresh, migrated database (65 BBM rows, the NULL index built), cloned from the shared template. */
+export function bbmDatabase(): Promise<BbmTestDatabase> {
+  return freshDatabase();
 }
 
 /**
