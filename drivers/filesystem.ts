@@ -107,9 +107,13 @@ export class FilesystemDriver implements StorageDriver {
       .sort((a, b) => compareBytewise(a.path, b.path));
   }
 
-  async *walk(prefix: string, options: WalkOptions = {}): AsyncGenerator<FileInfo> {
-    const { prune, startAfter, signal } = options;
+  walk(prefix: string, options: WalkOptions = {}): AsyncIterable<FileInfo> {
     validatePath(prefix, this.name);
+    return this.walkFrom(prefix, options);
+  }
+
+  private async *walkFrom(prefix: string, options: WalkOptions): AsyncGenerator<FileInfo> {
+    const { prune, startAfter, signal } = options;
     const top = this.readChildren(prefix, this.onDisk(prefix), true);
     if (!top) throw new PathNotFoundError(prefix, this.name);
     // Depth-first over sorted children; each frame holds one directory's remaining children.

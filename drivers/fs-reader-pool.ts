@@ -68,9 +68,11 @@ parentPort.on('message', (msg) => {
       let got = 0;
       while (got < want) {
         ensure(pos + got + Math.min(want - got, 65536));
-        const r = fs.readSync(fd, scratch, pos + got, Math.min(want - got, scratch.length - pos - got), null);
-        if (r === 0) break;
+        const ask = Math.min(want - got, scratch.length - pos - got);
+        const r = fs.readSync(fd, scratch, pos + got, ask, null);
         got += r;
+        // A regular file returns fewer bytes than asked only at its end: no extra read for EOF.
+        if (r < ask) break;
       }
       if (got > maxBytes) { status[i] = 2; sizes[i] = fs.fstatSync(fd).size; continue; }
       lengths[i] = got;

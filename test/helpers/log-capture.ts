@@ -12,9 +12,14 @@ export function captureLog(level = 'debug'): CapturedLog {
   const records: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) records.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line) records.push(JSON.parse(line) as Record<string, unknown>);
       cb();
     },
   });
-  return { logger: pino({ level }, stream), records, messages: (msg) => records.filter((r) => r['msg'] === msg) };
+  return {
+    logger: pino({ level }, stream),
+    records,
+    messages: (msg) => records.filter((r) => r['msg'] === msg),
+  };
 }

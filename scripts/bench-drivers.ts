@@ -1,0 +1,222 @@
+/**
+ * Read throughput of the storage drivers on a synthetic registry tree, with `find | xargs cat` as the
+ * filesystem baseline (issue 3 §2: the filesystem driver must stay within 2x of cat).
+ *
+ *   npm run bench:drivers -- [--repos 2000] [--files-per-repo 120] [--object-repos 50] [--dir PATH] [--keep]
+ *
+ * Generates <repos> repositories of ~<files-per-repo> small link files in a temporary folder (or reuses
+ * --dir), then times: cat; the filesystem driver walking and reading every file (single getContent calls
+ * with a bounded window, and getContents batches); S3 (s3rver) and GCS (the local test server) on the
+ * first <object-repos> repositories. Prints files/s, MB/s and the ratio to cat.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { StorageDriver } from '../drivers/driver.js';
+import { createDriver } from '../drivers/factory.js';
+import { listTree, loadTreeIntoGcs, uploadTreeToS3 } from '../test/helpers/driver-backends.js';
+import { startGcsServer } from '../test/helpers/gcs-server.js';
+import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server } from '../test/helpers/s3-server.js';
+
+function arg(name: string, fallback: number): number;
+function arg(name: string): string | undefined;
+function arg(name: string, fallback?: number): number | string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = process.argv[i + 1];
+  return fallback === undefined ? v : Number(v);
+}
+
+const repos = arg('repos', 2000);
+const filesPerRepo = arg('files-per-repo', 120);
+const objectRepos = arg('object-repos', 50);
+const keep = process.argv.includes('--keep');
+const V2 = '/docker/registry/v2';
+
+const hex = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/** Repositories `ns<r%50>/repo<r>`, each with tags (current + index links), revisions and layer links. */
+function generate(root: string, count: number): void {
+  const tags = Math.max(1, Math.floor(filesPerRepo / 6));
+  const layers = Math.max(0, filesPerRepo - 3 * tags);
+  for (let r = 0; r < count; r++) {
+    const repo = join(root, `docker/registry/v2/repositories/ns${r % 50}/repo${r}`);
+    const put = (rel: string, content: string): void => {
+      const file = join(repo, rel);
+      mkdirSync(join(file, '..'), { recursive: true });
+      writeFileSync(file, content);
+    };
+    for (let t = 0; t < tags; t++) {
+      const d = hex(`${r}:${t}`);
+      put(`_manifests/tags/t${t}/current/link`, `sha256:${d}`);
+      put(`_manifests/tags/t${t}/index/sha256/${d}/link`, `sha256:${d}`);
+      put(`_manifests/revisions/sha256/${d}/link`, `sha256:${d}`);
+    }
+    for (let l = 0; l < layers; l++) {
+      const d = hex(`${r}/${l}`);
+      put(`_layers/sha256/${d}/link`, `sha256:${d}`);
+    }
+  }
+}
+
+interface Result {
+  readonly name: string;
+  readonly files: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly requests?: string;
+}
+
+function timeCat(root: string): Result {
+  const script = `find '${root}/docker' -type f -print0 | xargs -0 cat | wc -c`;
+  const countScript = `find '${root}/docker' -type f | wc -l`;
+  const files = Number(spawnSync('bash', ['-c', countScript], { encoding: 'utf8' }).stdout.trim());
+  const t0 = performance.now();
+  const out = spawnSync('bash', ['-c', script], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const seconds = (performance.now() - t0) / 1000;
+  return { name: 'find | xargs cat', files, bytes: Number(out.stdout.trim()), seconds };
+}
+
+async function timeDriver(name: string, driver: StorageDriver, mode: 'single' | 'batch'): Promise<Result> {
+  const t0 = performance.now();
+  let files = 0;
+  let bytes = 0;
+  const inflight = new Set<Promise<void>>();
+  const window = mode === 'single' ? 2048 : 4;
+  let batch: string[] = [];
+  const track = (p: Promise<void>): void => {
+    inflight.add(p);
+    void p.finally(() => inflight.delete(p));
+  };
+  const flush = (paths: string[]): Promise<void> =>
+    driver.getContents(paths, { maxBytes: 1 << 20 }).then((results) => {
+      for (const r of results) {
+        if (r.error) throw r.error;
+        files++;
+        bytes += r.content.length;
+      }
+    });
+  for await (const f of driver.walk(V2)) {
+    if (mode === 'single') {
+      track(
+        driver.getContent(f.path, { maxBytes: 1 << 20 }).then((c) => {
+          files++;
+          bytes += c.length;
+        }),
+      );
+    } else {
+      batch.push(f.path);
+      if (batch.length < 1000) continue;
+      track(flush(batch));
+      batch = [];
+    }
+    if (inflight.size >= window) await Promise.race(inflight);
+  }
+  if (batch.length > 0) track(flush(batch));
+  await Promise.all(inflight);
+  const seconds = (performance.now() - t0) / 1000;
+  const c = driver.requestCounts();
+  return { name, files, bytes, seconds, requests: `list ${c.list}, get ${c.get}` };
+}
+
+function print(results: Result[], baseline: Result): void {
+  const rows = results.map((r) => [
+    r.name,
+    String(r.files),
+    r.seconds.toFixed(2),
+    Math.round(r.files / r.seconds).toString(),
+    (r.bytes / 1e6 / r.seconds).toFixed(2),
+    r === baseline ? '1.00' : r.files === baseline.files ? (r.seconds / baseline.seconds).toFixed(2) : '-',
+    r.requests ?? '',
+  ]);
+  const head = ['run', 'files', 'seconds', 'files/s', 'MB/s', 'x cat', 'requests'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+}
+
+async function main(): Promise<void> {
+  const given = arg('dir');
+  const root = given ?? mkdtempSync(join(tmpdir(), 'regdb-bench-drivers-'));
+  try {
+    if (!existsSync(join(root, 'docker'))) {
+      const t0 = performance.now();
+      generate(root, repos);
+      console.error(
+        `generated ${repos} repositories in ${((performance.now() - t0) / 1000).toFixed(1)} s at ${root}`,
+      );
+    }
+    const fsResults: Result[] = [];
+    timeCat(root); // warm the page cache so both sides read from memory
+    const cat = timeCat(root);
+    fsResults.push(cat);
+    for (const mode of ['single', 'batch'] as const) {
+      const driver = await createDriver({
+        driver: 'filesystem',
+        key: 'filesystem',
+        parameters: { rootdirectory: root },
+      });
+      fsResults.push(
+        await timeDriver(`filesystem ${mode === 'single' ? 'getContent' : 'getContents'}`, driver, mode),
+      );
+      await driver.close();
+    }
+    console.log(`\nfilesystem: ${repos} repositories`);
+    print(fsResults, cat);
+
+    // Object stores on the first repositories (namespaces ns0..ns49 hold repo0..; take whole repos).
+    const subset = listTree(root).filter((f) => Number(/\/repo(\d+)\//.exec(f.path)?.[1]) < objectRepos);
+    const subsetRoot = mkdtempSync(join(tmpdir(), 'regdb-bench-objects-'));
+    const s3 = await startS3Server();
+    const gcs = await startGcsServer();
+    try {
+      await uploadTreeToS3(s3, subset, 'bench/');
+      loadTreeIntoGcs(gcs, 'bench', subset, 'bench/');
+      const objectResults: Result[] = [];
+      const s3Driver = await createDriver(
+        {
+          driver: 's3',
+          key: 's3',
+          parameters: {
+            bucket: s3.bucket,
+            regionendpoint: s3.endpoint,
+            accesskey: S3_ACCESS_KEY,
+            secretkey: S3_SECRET_KEY,
+            rootdirectory: '/bench',
+            maxrequestspersecond: 0,
+          },
+        },
+        { concurrency: 50 },
+      );
+      objectResults.push(await timeDriver('s3 (s3rver) getContents', s3Driver, 'batch'));
+      await s3Driver.close();
+      const gcsDriver = await createDriver(
+        {
+          driver: 'gcs',
+          key: 'gcs',
+          parameters: { bucket: 'bench', rootdirectory: 'bench', endpoint: gcs.endpoint },
+        },
+        { concurrency: 50 },
+      );
+      objectResults.push(await timeDriver('gcs (local server) getContents', gcsDriver, 'batch'));
+      await gcsDriver.close();
+      console.log(`\nobject stores: ${objectRepos} repositories, local servers on 127.0.0.1`);
+      print(objectResults, objectResults[0]!);
+    } finally {
+      await Promise.all([s3.close(), gcs.close()]);
+      rmSync(subsetRoot, { recursive: true, force: true });
+    }
+  } finally {
+    if (!given && !keep) rmSync(root, { recursive: true, force: true });
+    else console.error(`tree kept at ${root}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
