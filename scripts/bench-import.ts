@@ -1,0 +1,274 @@
+/**
+ * `npm run bench`: imports the default synthetic corpus into a fresh database and prints wall time
+ * per step, tags/s, rows/s, peak RSS, storage requests and the limit ratio (issue 5 §5).
+ *
+ *   npm run bench -- [--scale N] [--seed N] [--driver filesystem|s3] [--runner dist|tsx] [--json]
+ *                    [--cache DIR] [--keep] [-- extra import flags]
+ *
+ * Server: REGDB_BENCH_DATABASE_URL (an admin URL: the role must create databases), default
+ * postgresql://postgres@127.0.0.1:5432/postgres. Corpus cache: --cache, REGDB_BENCH_CACHE, or
+ * <tmpdir>/regdb-bench.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createDatabase, dropDatabase, tableStates, tablesInFkOrder } from './lib/bench-db.js';
+import {
+  copyOutImportedRows,
+  isTriggerFilled,
+  timeCat,
+  timeCopyIn,
+  triggerTableCounts,
+} from './lib/bench-limit.js';
+import { runMeasured } from './lib/bench-proc.js';
+import { renderFigures, type BenchFigures, type StepFigure } from './lib/bench-report.js';
+import { DEFAULT_PARAMS, scaleParams, type CorpusParams } from './lib/synthetic-plan.js';
+import { readCorpusSummary, writeCorpus, type CorpusSummary } from './lib/synthetic-writer.js';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const DEFAULT_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+interface Options {
+  params: CorpusParams;
+  driver: 'filesystem' | 's3';
+  runner: 'dist' | 'tsx';
+  json: boolean;
+  keep: boolean;
+  cache: string;
+  adminUrl: string;
+  importArgs: string[];
+}
+
+function parseOptions(argv: string[]): Options {
+  const dash = argv.indexOf('--');
+  const own = dash >= 0 ? argv.slice(0, dash) : argv;
+  const { values } = parseArgs({
+    args: own,
+    strict: true,
+    options: {
+      scale: { type: 'string', default: '1' },
+      seed: { type: 'string', default: String(DEFAULT_PARAMS.seed) },
+      driver: { type: 'string', default: 'filesystem' },
+      runner: { type: 'string', default: 'dist' },
+      json: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      cache: { type: 'string' },
+    },
+  });
+  const scale = Number(values.scale);
+  if (!Number.isInteger(scale) || scale < 1)
+    throw new Error(`--scale must be a whole number >= 1, got "${values.scale}".`);
+  if (values.driver !== 'filesystem' && values.driver !== 's3') {
+    throw new Error(`--driver must be filesystem or s3, got "${values.driver}".`);
+  }
+  if (values.runner !== 'dist' && values.runner !== 'tsx') {
+    throw new Error(`--runner must be dist or tsx, got "${values.runner}".`);
+  }
+  return {
+    params: scaleParams({ ...DEFAULT_PARAMS, seed: Number(values.seed) }, scale),
+    driver: values.driver,
+    runner: values.runner,
+    json: values.json,
+    keep: values.keep,
+    cache: values.cache ?? process.env['REGDB_BENCH_CACHE'] ?? join(tmpdir(), 'regdb-bench'),
+    adminUrl: process.env['REGDB_BENCH_DATABASE_URL'] ?? DEFAULT_URL,
+    importArgs: dash >= 0 ? argv.slice(dash + 1) : [],
+  };
+}
+
+const say = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
+
+function corpus(opts: Options): CorpusSummary & { dir: string; reused: boolean } {
+  const p = opts.params;
+  const dir = join(
+    opts.cache,
+    `corpus-r${p.repositories}-t${p.tags}-l${p.layerRefs}-s${p.sharedLayers}-seed${p.seed}`,
+  );
+  const cached = readCorpusSummary(dir, p);
+  if (cached) return { ...cached, dir, reused: true };
+  say(`generating the corpus in ${dir}`);
+  return { ...writeCorpus(dir, p), dir, reused: false };
+}
+
+/** YAML for the database section; the URL's password (if any) goes in the config, never on a command line. */
+function databaseYaml(url: string): string {
+  const u = new URL(url);
+  const lines = ['database:', `  host: "${u.hostname}"`, `  port: ${u.port === '' ? 5432 : Number(u.port)}`];
+  if (u.username !== '') lines.push(`  user: "${decodeURIComponent(u.username)}"`);
+  if (u.password !== '') lines.push(`  password: ${JSON.stringify(decodeURIComponent(u.password))}`);
+  lines.push(`  dbname: "${decodeURIComponent(u.pathname.slice(1))}"`);
+  lines.push(`  sslmode: ${u.searchParams.get('sslmode') ?? 'disable'}`);
+  return lines.join('\n') + '\n';
+}
+
+function regdbCommand(runner: Options['runner']): string[] {
+  return runner === 'dist'
+    ? [join(ROOT, 'dist/src/cli/main.js')]
+    : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
+}
+
+async function regdb(
+  opts: Options,
+  args: string[],
+  what: string,
+): Promise<Awaited<ReturnType<typeof runMeasured>>> {
+  const r = await runMeasured(process.execPath, [...regdbCommand(opts.runner), ...args], { cwd: ROOT });
+  if (r.code !== 0) {
+    throw new Error(
+      `${what} failed (exit ${r.code ?? r.signal}):\n${r.stderr.slice(-4000)}${r.stdout.slice(-2000)}`,
+    );
+  }
+  return r;
+}
+
+/**
+ * `regdb database migrate up`, retried when the server's lock table is momentarily full (SQLSTATE
+ * 53200, out of shared memory: other test runs migrating at the same time on a shared server). The
+ * child reports the code only in its message, so that is where it is looked for.
+ */
+async function migrate(opts: Options, config: string): Promise<Awaited<ReturnType<typeof runMeasured>>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await regdb(opts, ['database', 'migrate', 'up', config], 'migrate up');
+    } catch (err) {
+      if (attempt >= 5 || !String(err).includes('SQLSTATE 53200')) throw err;
+      say(`lock table full while migrating (SQLSTATE 53200); retry ${attempt}`);
+      await new Promise((r) => setTimeout(r, 3000 * attempt));
+    }
+  }
+}
+
+interface ImportReport {
+  steps?: {
+    step: number;
+    seconds?: number;
+    repositories?: number;
+    tags?: number;
+    manifests?: number;
+    blobs?: number;
+  }[];
+  storageRequests?: Record<string, number>;
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  mkdirSync(opts.cache, { recursive: true });
+  const c = corpus(opts);
+  if (opts.runner === 'dist') {
+    say('npm run build');
+    const b = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    if (b.status !== 0) throw new Error('npm run build failed; fix the build or use --runner tsx.');
+  }
+  const work = mkdtempSync(join(tmpdir(), 'regdb-bench-run-'));
+  const tag = `regdb_bench_${process.pid}`;
+  const importDb = `${tag}_import`;
+  const loadDb = `${tag}_load`;
+  let s3: Awaited<ReturnType<typeof import('./lib/bench-s3.js').startLoadedS3>> | undefined;
+  try {
+    let storage = `storage:\n  filesystem:\n    rootdirectory: ${JSON.stringify(c.dir)}\n`;
+    if (opts.driver === 's3') {
+      const { startLoadedS3, s3StorageYaml } = await import('./lib/bench-s3.js');
+      say(`uploading ${c.files} files to s3rver`);
+      s3 = await startLoadedS3(c.dir);
+      storage = s3StorageYaml(s3.server);
+    }
+    const importUrl = await createDatabase(opts.adminUrl, importDb);
+    const importCfg = join(work, 'import.yml');
+    writeFileSync(importCfg, `version: 0.1\n${databaseYaml(importUrl)}${storage}`);
+
+    say('migrate up');
+    const migrated = await migrate(opts, importCfg);
+    // The load database is the same freshly migrated state: a copy made before the import starts.
+    const loadUrl = await createDatabase(opts.adminUrl, loadDb, importDb);
+    const tables = await tablesInFkOrder(importUrl, ['public']);
+    const fresh = await tableStates(importUrl, tables);
+
+    say(`import (${opts.driver})`);
+    const reportFile = join(work, 'report.json');
+    const imp = await regdb(
+      opts,
+      ['database', 'import', '--report', reportFile, ...opts.importArgs, importCfg],
+      'the import',
+    );
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ImportReport;
+    const after = await tableStates(importUrl, tables);
+
+    say('copy out the final rows, \\copy them into a fresh migrated database');
+    const { copied } = copyOutImportedRows(importUrl, tables, fresh, after, work);
+    const copyIn = timeCopyIn(loadUrl, copied);
+    const gcImport = await triggerTableCounts(importUrl, tables);
+    const gcLoad = await triggerTableCounts(loadUrl, tables);
+    const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+    const gcFresh = tables
+      .filter(isTriggerFilled)
+      .reduce((s, t) => s + (fresh.get(t.qualified)?.rows ?? 0), 0);
+    for (const [t, n] of gcImport) {
+      if (gcLoad.get(t) !== n)
+        say(`note: ${t} has ${n} rows after the import and ${gcLoad.get(t)} after the load`);
+    }
+
+    say('cat the files an import reads (warm cache)');
+    const cat = timeCat(c.dir);
+
+    const rows = copied.reduce((s, t) => s + t.rows, 0);
+    const tags = after.get('"public"."tags"')?.rows ?? 0;
+    const requests = report.storageRequests;
+    const totalRequests = requests ? Object.values(requests).reduce((a, b) => a + b, 0) : undefined;
+    const copyInSeconds = copyIn.reduce((s, t) => s + t.seconds, 0);
+    const steps: StepFigure[] = (report.steps ?? []).map((s) => ({
+      step: s.step,
+      seconds: s.seconds ?? NaN,
+      ...(s.repositories !== undefined ? { repositories: s.repositories } : {}),
+      ...(s.tags !== undefined ? { tags: s.tags } : {}),
+      ...(s.manifests !== undefined ? { manifests: s.manifests } : {}),
+      ...(s.blobs !== undefined ? { blobs: s.blobs } : {}),
+    }));
+    const figures: BenchFigures = {
+      corpus: c,
+      driver: opts.driver,
+      runner: opts.runner,
+      ...(s3 ? { s3UploadSeconds: s3.seconds } : {}),
+      migrateSeconds: migrated.seconds,
+      import: {
+        wallSeconds: imp.seconds,
+        steps,
+        peakRssMB: imp.peakRss / 2 ** 20,
+        peakRssSource: imp.peakRssSource,
+        ...(requests ? { requests } : {}),
+        ...(totalRequests !== undefined && tags > 0 ? { requestsPerTag: totalRequests / tags } : {}),
+        tags,
+        rows,
+        gcRows: sum(gcImport) - gcFresh,
+        tagsPerSecond: tags / imp.seconds,
+        rowsPerSecond: rows / imp.seconds,
+        rowsByTable: Object.fromEntries(copied.map((t) => [t.table.qualified, t.rows])),
+      },
+      limit: {
+        copyInSeconds,
+        copyIn,
+        gcRowsAfterLoad: sum(gcLoad) - gcFresh,
+        catSeconds: cat.seconds,
+        catFiles: cat.files,
+        ratio: imp.seconds / (copyInSeconds + cat.seconds),
+      },
+    };
+    process.stdout.write((opts.json ? JSON.stringify(figures, null, 2) : renderFigures(figures)) + '\n');
+  } finally {
+    if (s3) await s3.server.close();
+    if (!opts.keep) {
+      await dropDatabase(opts.adminUrl, importDb).catch(() => undefined);
+      await dropDatabase(opts.adminUrl, loadDb).catch(() => undefined);
+      rmSync(work, { recursive: true, force: true });
+    } else {
+      say(`kept databases ${importDb} and ${loadDb}, and ${work}`);
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

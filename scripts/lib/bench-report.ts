@@ -1,0 +1,129 @@
+/** The benchmark's figures, and their rendering as a plain-text table. */
+import type { LoadTiming } from './bench-limit.js';
+import type { CorpusSummary } from './synthetic-writer.js';
+
+export const TARGETS = { limitRatio: 1.5, peakRssMB: 300, s3RequestsPerTag: 3.5 } as const;
+
+export interface StepFigure {
+  readonly step: number;
+  readonly seconds: number;
+  readonly repositories?: number;
+  readonly tags?: number;
+  readonly manifests?: number;
+  readonly blobs?: number;
+}
+
+export interface BenchFigures {
+  readonly corpus: CorpusSummary & { readonly dir: string; readonly reused: boolean };
+  readonly driver: string;
+  readonly runner: string;
+  readonly s3UploadSeconds?: number;
+  readonly migrateSeconds: number;
+  readonly import: {
+    readonly wallSeconds: number;
+    readonly steps: readonly StepFigure[];
+    readonly peakRssMB: number;
+    readonly peakRssSource: string;
+    readonly requests?: Readonly<Record<string, number>>;
+    readonly requestsPerTag?: number;
+    readonly tags: number;
+    /** Rows the import added to GitLab's tables, GC queue tables excluded. */
+    readonly rows: number;
+    /** Rows the GC tracking triggers (or their set-based equivalent) left in the gc_* tables. */
+    readonly gcRows: number;
+    readonly tagsPerSecond: number;
+    readonly rowsPerSecond: number;
+    readonly rowsByTable: Readonly<Record<string, number>>;
+  };
+  readonly limit: {
+    readonly copyInSeconds: number;
+    readonly copyIn: readonly LoadTiming[];
+    readonly gcRowsAfterLoad: number;
+    readonly catSeconds: number;
+    readonly catFiles: number;
+    readonly ratio: number;
+  };
+}
+
+const f1 = (n: number): string => n.toFixed(1);
+const f2 = (n: number): string => n.toFixed(2);
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
+    .join('\n');
+}
+
+const mark = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+
+export function renderFigures(f: BenchFigures): string {
+  const c = f.corpus.counts;
+  const im = f.import;
+  const out: string[] = [];
+  out.push(
+    `corpus   ${f.corpus.dir} (${f.corpus.reused ? 'cached' : `generated in ${f1(f.corpus.seconds)} s`})`,
+    `         ${int(c.repositories)} repositories, ${int(c.tags)} tags, ${int(c.taggedManifests)} tagged manifests, ` +
+      `${int(c.indexes)} lists (${int(c.indexChildren)} children), ${int(c.layerRefs)} layer refs over ` +
+      `${int(c.layerBlobs)} layer blobs, ${int(f.corpus.files)} files`,
+    `driver   ${f.driver}${f.s3UploadSeconds !== undefined ? ` (upload to s3rver ${f1(f.s3UploadSeconds)} s)` : ''}; ` +
+      `runner ${f.runner}; migrate up ${f2(f.migrateSeconds)} s`,
+    '',
+    table([
+      ['import step', 'seconds', 'repositories', 'tags', 'manifests', 'blobs'],
+      ...im.steps.map((s) => [
+        `step ${s.step}`,
+        f2(s.seconds),
+        s.repositories !== undefined ? int(s.repositories) : '-',
+        s.tags !== undefined ? int(s.tags) : '-',
+        s.manifests !== undefined ? int(s.manifests) : '-',
+        s.blobs !== undefined ? int(s.blobs) : '-',
+      ]),
+      ['import wall (process)', f2(im.wallSeconds), '', '', '', ''],
+    ]),
+    '',
+    table([
+      ['figure', 'value', 'target'],
+      ['tags/s', int(im.tagsPerSecond), ''],
+      ['rows/s (GC queue rows excluded)', int(im.rowsPerSecond), ''],
+      ['rows imported / GC queue rows', `${int(im.rows)} / ${int(im.gcRows)}`, ''],
+      [
+        `peak RSS MB (${im.peakRssSource})`,
+        f1(im.peakRssMB),
+        `<= ${TARGETS.peakRssMB} ${mark(im.peakRssMB <= TARGETS.peakRssMB)}`,
+      ],
+      [
+        'storage requests',
+        im.requests
+          ? Object.entries(im.requests)
+              .map(([k, v]) => `${k} ${int(v)}`)
+              .join(', ')
+          : 'not reported',
+        '',
+      ],
+      [
+        'storage requests per tag',
+        im.requestsPerTag !== undefined ? f2(im.requestsPerTag) : '-',
+        f.driver === 's3' && im.requestsPerTag !== undefined
+          ? `<= ${TARGETS.s3RequestsPerTag} ${mark(im.requestsPerTag <= TARGETS.s3RequestsPerTag)}`
+          : '',
+      ],
+    ]),
+    '',
+    table([
+      ['limit: \\copy into a fresh migrated database', 'rows', 'seconds'],
+      ...f.limit.copyIn.map((t) => [t.table, int(t.rows), f2(t.seconds)]),
+      [
+        'total \\copy (GC rows recreated by the triggers)',
+        int(f.limit.gcRowsAfterLoad),
+        f2(f.limit.copyInSeconds),
+      ],
+      [`limit: cat of the ${int(f.limit.catFiles)} files an import reads (warm)`, '', f2(f.limit.catSeconds)],
+    ]),
+    '',
+    `LIMIT RATIO = ${f2(im.wallSeconds)} / (${f2(f.limit.copyInSeconds)} + ${f2(f.limit.catSeconds)}) = ` +
+      `${f2(f.limit.ratio)}   (target <= ${TARGETS.limitRatio}: ${mark(f.limit.ratio <= TARGETS.limitRatio)})`,
+  );
+  return out.join('\n');
+}
