@@ -3,7 +3,8 @@
  * per step, tags/s, rows/s, peak RSS, storage requests and the limit ratio (issue 5 §5).
  *
  *   npm run bench -- [--scale N] [--seed N] [--driver filesystem|s3] [--runner dist|tsx] [--json]
- *                    [--cache DIR] [--keep] [-- extra import flags]
+ *                    [--cache DIR] [--keep] [--repositories N --tags N --layer-refs N --shared-layers N]
+ *                    [-- extra import flags]
  *
  * Server: REGDB_BENCH_DATABASE_URL (an admin URL: the role must create databases), default
  * postgresql://postgres@127.0.0.1:5432/postgres. Corpus cache: --cache, REGDB_BENCH_CACHE, or
@@ -56,8 +57,17 @@ function parseOptions(argv: string[]): Options {
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       cache: { type: 'string' },
+      repositories: { type: 'string' },
+      tags: { type: 'string' },
+      'layer-refs': { type: 'string' },
+      'shared-layers': { type: 'string' },
     },
   });
+  const count = (name: string, v: string | undefined, fallback: number): number => {
+    if (v === undefined) return fallback;
+    if (!/^\d+$/.test(v)) throw new Error(`--${name} must be a whole number, got "${v}".`);
+    return Number(v);
+  };
   const scale = Number(values.scale);
   if (!Number.isInteger(scale) || scale < 1)
     throw new Error(`--scale must be a whole number >= 1, got "${values.scale}".`);
@@ -68,7 +78,16 @@ function parseOptions(argv: string[]): Options {
     throw new Error(`--runner must be dist or tsx, got "${values.runner}".`);
   }
   return {
-    params: scaleParams({ ...DEFAULT_PARAMS, seed: Number(values.seed) }, scale),
+    params: scaleParams(
+      {
+        repositories: count('repositories', values.repositories, DEFAULT_PARAMS.repositories),
+        tags: count('tags', values.tags, DEFAULT_PARAMS.tags),
+        layerRefs: count('layer-refs', values['layer-refs'], DEFAULT_PARAMS.layerRefs),
+        sharedLayers: count('shared-layers', values['shared-layers'], DEFAULT_PARAMS.sharedLayers),
+        seed: count('seed', values.seed, DEFAULT_PARAMS.seed),
+      },
+      scale,
+    ),
     driver: values.driver,
     runner: values.runner,
     json: values.json,
@@ -190,7 +209,7 @@ async function main(): Promise<void> {
     const reportFile = join(work, 'report.json');
     const imp = await regdb(
       opts,
-      ['database', 'import', '--report', reportFile, ...opts.importArgs, importCfg],
+      ['database', 'import', '--report', reportFile, '--log-directory', work, ...opts.importArgs, importCfg],
       'the import',
     );
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ImportReport;
