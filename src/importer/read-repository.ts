@@ -59,13 +59,14 @@ export async function readRepository(
     manifests.set(key, { kind: 'missing' });
     const linkPath = repo.revisions.get(key);
     if (linkPath === undefined) return;
-    const target = await reads.linkTarget(linkPath, digest, linkSizes.get(linkPath));
+    // Only the storage reads take a slot: a list waiting for its children must not hold one.
+    const target = await limit(() => reads.linkTarget(linkPath, digest, linkSizes.get(linkPath)));
     if (target === null) return;
     if (!target.ok) {
       manifests.set(key, { kind: 'broken-link', link: target as Failed });
       return;
     }
-    const read = await reads.blob(target.digest);
+    const read = await limit(() => reads.blob(target.digest));
     if (read.kind !== 'payload') {
       manifests.set(key, read.kind === 'missing' ? { kind: 'missing' } : { kind: 'too-large' });
       return;
@@ -78,7 +79,7 @@ export async function readRepository(
         .filter((p) => p.ok)
         .map((p) => p.digest);
       for (const c of children) childKeys.add(formatDigest(c));
-      await Promise.all(children.map((c) => limit(() => fetchOne(c))));
+      await Promise.all(children.map((c) => fetchOne(c)));
     }
   };
 
@@ -99,7 +100,7 @@ export async function readRepository(
       }
     }
   }
-  await Promise.all(wanted.map((d) => limit(() => fetchOne(d))));
+  await Promise.all(wanted.map((d) => fetchOne(d)));
 
   // Config payloads and layer access checks for every image manifest read.
   const configs = new Map<string, ConfigFetch>();
