@@ -22,8 +22,10 @@ export interface Migration {
   /**
    * `-- regdb:no-transaction` (both directions), `-- regdb:no-transaction-up` or
    * `-- regdb:no-transaction-down` (sql-migrate's DisableTransactionUp/Down, spec §3.5): that
-   * direction's statements run one by one outside a transaction, for CREATE INDEX CONCURRENTLY, or
-   * for a down that drops more objects than one transaction can lock.
+   * direction's statements (split by sql-split.ts) run one by one outside a transaction, for CREATE
+   * INDEX CONCURRENTLY, or for DDL on more objects than one transaction can lock (the baseline's
+   * 64-way partitioned tables take about 8,900 locks in one transaction; the server's lock table
+   * holds max_locks_per_transaction x max_connections, 6,400 by default).
    */
   readonly noTransaction: { readonly up: boolean; readonly down: boolean };
   /** `-- regdb:requires-bbm a,b`: batched background migrations that must be finished first. */
@@ -67,8 +69,7 @@ function isBlank(sql: string): boolean {
 
 /**
  * Parses one migration file. Throws an Error naming the file for anything malformed: missing or
- * repeated `up`/`down` markers, SQL before `-- regdb:up`, unknown directives, or a dollar-quoted body
- * in a no-transaction migration (whose statements are split at lines ending with `;`).
+ * repeated `up`/`down` markers, SQL before `-- regdb:up`, unknown directives.
  */
 export function parseMigrationFile(id: string, kind: MigrationKind, file: string, text: string): Migration {
   const fail = (msg: string): never => {
@@ -137,32 +138,7 @@ export function parseMigrationFile(id: string, kind: MigrationKind, file: string
     up: up.join('\n').trim(),
     down: down.join('\n').trim(),
   };
-  for (const part of ['up', 'down'] as const) {
-    if (noTransaction[part] && /\$[A-Za-z_0-9]*\$/.test(migration[part])) {
-      fail(`the ${part} section of a no-transaction migration must not contain dollar-quoted bodies`);
-    }
-  }
   return migration;
-}
-
-/**
- * Splits a no-transaction section into statements at lines ending with `;` (the trailing `;` is
- * trimmed, as sql-migrate does). Comment-only pieces are dropped.
- */
-export function splitStatements(sql: string): string[] {
-  const statements: string[] = [];
-  let current: string[] = [];
-  const flush = (): void => {
-    const text = current.join('\n').trim();
-    current = [];
-    if (!isBlank(text)) statements.push(text.replace(/;\s*$/, ''));
-  };
-  for (const line of sql.split('\n')) {
-    current.push(line);
-    if (line.trimEnd().endsWith(';') && !line.trim().startsWith('--')) flush();
-  }
-  flush();
-  return statements;
 }
 
 /** Is there anything to execute in this SQL section? */

@@ -15,14 +15,7 @@ import {
   partialGitLabMessage,
 } from './gitlab-baseline.js';
 import type { Interop } from './gitlab-baseline.js';
-import {
-  hasStatements,
-  loadAllMigrations,
-  migrationsDir,
-  splitStatements,
-  type Migration,
-  type MigrationKind,
-} from './migration-files.js';
+import { loadAllMigrations, migrationsDir, type Migration, type MigrationKind } from './migration-files.js';
 import {
   planDown,
   planUp,
@@ -31,14 +24,8 @@ import {
   unknownMigrationMessage,
   type LimitOptions,
 } from './migration-plan.js';
-import {
-  deleteRecords,
-  ensureRecordTable,
-  insertRecord,
-  insertRecords,
-  readApplied,
-  type AppliedRecords,
-} from './migration-records.js';
+import { ensureRecordTable, insertRecords, readApplied, type AppliedRecords } from './migration-records.js';
+import { runMigration, type RunTarget } from './migration-run.js';
 import { ensureBackgroundMigrations, type BackgroundMigrationRunner } from './migration-bbm.js';
 import { runBackgroundMigrationsSync } from '../bbm/sync.js';
 
@@ -108,55 +95,8 @@ async function loadKind(
   return { kind, migrations, gitlabIds, holder: gitlabIdsHolder(migrations), records, interop, applied };
 }
 
-/** A pg error as pgx prints it (`ERROR: … (SQLSTATE xxxxx)`), anything else by its message. */
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const e = err as Error & { code?: unknown; severity?: unknown };
-    if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) {
-      return `${typeof e.severity === 'string' ? e.severity : 'ERROR'}: ${e.message} (SQLSTATE ${e.code})`;
-    }
-    return e.message;
-  }
-  return String(err);
-}
-
-/**
- * Runs one migration in one direction with its bookkeeping. Transactional: SQL, record row and (for
- * the baseline) the GitLab IDs commit together. No-transaction: statements one by one, then the
- * records in a short transaction. Errors name the migration (spec §4.2).
- */
-async function runMigration(client: pg.ClientBase, state: KindState, m: Migration, direction: 'up' | 'down') {
-  const sql = direction === 'up' ? m.up : m.down;
-  const gitlab = m.id === state.holder ? state.gitlabIds : [];
-  const bookkeeping = async (): Promise<void> => {
-    if (direction === 'up') {
-      await insertRecord(client, state.kind, m.id);
-      await insertRecords(client, state.kind, gitlab);
-    } else {
-      await deleteRecords(client, state.kind, [m.id, ...gitlab]);
-    }
-  };
-  let inTransaction = false;
-  try {
-    if (m.noTransaction[direction]) {
-      for (const statement of splitStatements(sql)) await client.query(statement);
-    } else {
-      await client.query('BEGIN');
-      inTransaction = true;
-      // One multi-statement simple query (notes/common.md file format).
-      if (hasStatements(sql)) await client.query(sql);
-    }
-    if (!inTransaction) {
-      await client.query('BEGIN');
-      inTransaction = true;
-    }
-    await bookkeeping();
-    await client.query('COMMIT');
-    inTransaction = false;
-  } catch (err) {
-    if (inTransaction) await client.query('ROLLBACK');
-    throw new Error(`applying migration ${m.id}: ${describe(err)} handling ${m.id}`, { cause: err });
-  }
+function targetOf(state: KindState, m: Migration): RunTarget {
+  return { kind: state.kind, gitlabIds: m.id === state.holder ? state.gitlabIds : [] };
 }
 
 function emptyPlan(): Record<MigrationKind, string[]> {
@@ -230,7 +170,7 @@ export async function migrateUp(pool: pg.Pool, opts: MigrateOptions = {}): Promi
           });
         }
         logger.info({ kind, migration: m.id }, 'applying migration');
-        await runMigration(client, state, m, 'up');
+        await runMigration(client, targetOf(state, m), m, 'up', logger);
         elapsedMs += performance.now() - started;
         result.applied[kind] += 1;
       }
@@ -262,7 +202,7 @@ export async function migrateDown(pool: pg.Pool, opts: DownOptions = {}): Promis
       const started = performance.now();
       for (const m of migrations) {
         logger.info({ kind: state.kind, migration: m.id }, 'reverting migration');
-        await runMigration(client, state, m, 'down');
+        await runMigration(client, targetOf(state, m), m, 'down', logger);
         applied[state.kind] += 1;
       }
       opts.onApplied?.(state.kind, applied[state.kind], (performance.now() - started) / 1000);

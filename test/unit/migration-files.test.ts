@@ -4,7 +4,6 @@ import {
   compareMigrationIds,
   migrationsDir,
   parseMigrationFile,
-  splitStatements,
 } from '../../src/db/migration-files.js';
 
 const ID = '20260301120000_regdb_add_things';
@@ -61,11 +60,6 @@ describe('parseMigrationFile', () => {
       '-- regdb:requires-bbm\n-- regdb:up\n-- regdb:down\n',
       'line 1: "-- regdb:requires-bbm" needs a comma-separated list of names',
     ],
-    [
-      'dollar quoting without a transaction',
-      '-- regdb:no-transaction\n-- regdb:up\nDO $$ BEGIN END $$;\n-- regdb:down\n',
-      'the up section of a no-transaction migration must not contain dollar-quoted bodies',
-    ],
   ])('rejects a file with %s, naming the file', (_what, text, message) => {
     expect(() => parseMigrationFile(ID, 'pre', '/m/pre/bad.sql', text)).toThrow(
       `invalid migration file /m/pre/bad.sql: ${message}`,
@@ -91,32 +85,12 @@ describe('parseMigrationFile', () => {
       '-- regdb:no-transaction-up\n-- regdb:up\n-- regdb:down\n',
     );
     expect(up.noTransaction).toEqual({ up: true, down: false });
-    expect(() => parseMigrationFile(ID, 'pre', '/x.sql', `-- regdb:no-transaction-up\n${body}`)).toThrow(
-      'the up section of a no-transaction migration must not contain dollar-quoted bodies',
-    );
   });
 
   it('accepts comment-only sections (a fresh `new` file)', () => {
     const m = parseMigrationFile(ID, 'pre', '/x.sql', '-- regdb:up\n-- fill in\n-- regdb:down\n');
     expect(m.up).toBe('-- fill in');
     expect(m.down).toBe('');
-  });
-});
-
-describe('splitStatements', () => {
-  it('splits at lines ending with a semicolon and trims it', () => {
-    expect(
-      splitStatements(
-        '-- build it\nCREATE INDEX CONCURRENTLY IF NOT EXISTS a\n  ON t (x);\n\nCREATE INDEX CONCURRENTLY b ON t (y);  \n-- done\n',
-      ),
-    ).toEqual([
-      '-- build it\nCREATE INDEX CONCURRENTLY IF NOT EXISTS a\n  ON t (x)',
-      'CREATE INDEX CONCURRENTLY b ON t (y)',
-    ]);
-  });
-
-  it('keeps a last statement without a semicolon and ignores comment lines ending with one', () => {
-    expect(splitStatements('-- note;\nSELECT 1;\nSELECT 2')).toEqual(['-- note;\nSELECT 1', 'SELECT 2']);
   });
 });
 
