@@ -62,6 +62,8 @@ export interface FaultProxy {
   readonly url: string;
   readonly port: number;
   readonly requests: RecordedRequest[];
+  /** Most requests open at the same time since the last reset. */
+  maxInFlight(): number;
   inject(fault: Fault, opts?: { times?: number; match?: (req: RecordedRequest) => boolean }): void;
   /** Drops pending faults and the request log. */
   reset(): void;
@@ -75,6 +77,8 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
+  let inFlight = 0;
+  let peak = 0;
 
   const takeFault = (rec: RecordedRequest): Fault | undefined => {
     const rule = rules.find((r) => r.remaining > 0 && (!r.match || r.match(rec)));
@@ -98,6 +102,9 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
 
   const server = createServer((req, res) => {
     const base: RecordedRequest = { method: req.method ?? 'GET', url: req.url ?? '/' };
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    res.on('close', () => inFlight--);
     const fault = takeFault(base);
     requests.push(fault ? { ...base, fault: fault.kind } : base);
     if (!fault) return forward(req, res);
@@ -134,12 +141,14 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    maxInFlight: () => peak,
     inject(fault, opts = {}) {
       rules.push({ fault, remaining: opts.times ?? 1, match: opts.match });
     },
     reset() {
       rules.length = 0;
       requests.length = 0;
+      peak = inFlight;
     },
     close: () =>
       new Promise<void>((resolve) => {
