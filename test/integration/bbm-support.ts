@@ -21,12 +21,14 @@ export async function seedStaleRows(
   counts: { manifests: number; blobs: number },
 ): Promise<void> {
   const c = await pool.connect();
+  let broken = false;
   try {
-    await c.query('BEGIN');
     // Bypass the triggers (GC bookkeeping, and the BEFORE trigger that keeps the bigint copy in
     // sync) so the rows look as they did before the new columns existed: the copy holds its
     // default 0 and needs the background migration. FKs are triggers too; the rows are consistent.
-    await c.query(`SET LOCAL session_replication_role = replica`);
+    // One statement per transaction: a partitioned insert locks every partition and its indexes,
+    // and the shared lock table is small.
+    await c.query(`SET session_replication_role = replica`);
     await c.query(`INSERT INTO top_level_namespaces (name) SELECT 'ns' || g FROM generate_series(1, 20) g`);
     await c.query(
       `INSERT INTO repositories (top_level_namespace_id, name, path)
@@ -47,13 +49,15 @@ export async function seedStaleRows(
        FROM generate_series(1, $1::int) g`,
       [counts.blobs],
     );
-    await c.query('COMMIT');
-    await c.query('ANALYZE manifests, blobs');
+    await c.query(`RESET session_replication_role`);
+    await c.query('ANALYZE manifests');
+    await c.query('ANALYZE blobs');
   } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
+    broken = true;
     throw err;
   } finally {
-    c.release();
+    // A connection left with replication role set must not go back to the pool.
+    c.release(broken);
   }
 }
 
