@@ -14,6 +14,7 @@ import { byteaToDigest, digestToBytea, formatDigest } from '../registry/digest.j
 import type { BlobRow, RepositoryRows } from '../importer/types.js';
 import { copyChunks, type CopyValue } from './copy-text.js';
 import * as SQL from './import-sql.js';
+import { killPoint, setHookStep, withCopyKillPoint } from '../importer/test-hooks.js';
 
 const { from: copyFrom } = copyStreams;
 
@@ -184,6 +185,7 @@ export class ImportWriter {
 
   /** Write one batch in one transaction, retrying deadlocks and lost connections. */
   async write(batch: Batch): Promise<Inserted> {
+    setHookStep(batch.kind === 'blobs' ? 3 : batch.step);
     if (this.dryClient) return this.writeOn(this.dryClient, batch);
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
@@ -191,7 +193,9 @@ export class ImportWriter {
       try {
         await client.query('BEGIN');
         const inserted = await this.writeOn(client, batch);
+        killPoint('before-commit');
         await client.query('COMMIT');
+        killPoint('after-commit');
         return inserted;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {
@@ -213,7 +217,7 @@ export class ImportWriter {
     rows: Iterable<T>,
     values: (row: T) => readonly CopyValue[],
   ): Promise<void> {
-    await pipeline(Readable.from(copyChunks(rows, values)), c.query(copyFrom(sql)));
+    await pipeline(Readable.from(withCopyKillPoint(copyChunks(rows, values))), c.query(copyFrom(sql)));
   }
 
   private async run(c: pg.ClientBase, sql: string, params?: unknown[]): Promise<number> {
@@ -228,6 +232,7 @@ export class ImportWriter {
       let seq = 0;
       await this.copy(c, SQL.COPY.blobs, batch.blobs, (b) => [seq++, digestToBytea(b.digest), b.size]);
       ins.blobs = await this.run(c, SQL.MERGE_BLOBS);
+      killPoint('merge');
       await this.checkpoint(c, 3, batch.checkpoints);
       return ins;
     }
@@ -240,6 +245,7 @@ export class ImportWriter {
     ins.blobs = await this.run(c, SQL.MERGE_BLOBS);
     ins.repository_blobs = await this.run(c, SQL.MERGE_REPOSITORY_BLOBS);
     ins.manifests = await this.run(c, SQL.MERGE_MANIFESTS);
+    killPoint('merge');
     await c.query(SQL.SET_SUBJECTS);
     ins.layers = await this.run(c, SQL.MERGE_LAYERS);
     ins.manifest_references = await this.run(c, SQL.MERGE_REFERENCES);

@@ -12,6 +12,7 @@ import { importBlobs } from './blobs-step.js';
 import { importRepositories, type PipelineContext, type PipelineOptions } from './pipeline.js';
 import { Report, type StepReport } from './report.js';
 import { StorageReads } from './storage-reads.js';
+import { killPoint } from './test-hooks.js';
 import type { StepNumber } from './types.js';
 
 export interface ImportOptions extends PipelineOptions {
@@ -84,6 +85,7 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
           if (step === 3) await importBlobs(ctx, opts, state.done, sr);
           else await importRepositories(ctx, step, opts, state.done, sr);
           await writer.finishStep(step);
+          killPoint('step-finished', step);
         }
         if (step === 2 && !opts.dryRun) await lockDatabase(deps.driver);
       } catch (err) {
