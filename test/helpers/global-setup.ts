@@ -15,41 +15,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startEmbedded, type EmbeddedServer } from '../../src/db/embedded.js';
-import { migrateUp } from '../../src/db/migrator.js';
-import { openDatabase } from '../../src/db/open.js';
-import { configFromUrl, urlFor, type TestServerInfo } from './server.js';
+import { urlFor, type TestServerInfo } from './server.js';
+import { buildRunTemplate, cachedTemplate } from './template.js';
 
 const LOCAL_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
-
-/**
- * SQLSTATE 53200 out_of_memory ("out of shared memory"): the server's lock table is full. The baseline
- * takes about 6,000 locks in one transaction and a default server has room for 6,400, so on a shared
- * server this happens while another run migrates at the same moment. Transient: retried.
- */
-const OUT_OF_SHARED_MEMORY = '53200';
-
-function sqlStateIn(err: unknown, code: string): boolean {
-  for (let e = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === code) return true;
-  }
-  return false;
-}
-
-async function migrateTemplate(adminUrl: string, template: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    const db = await openDatabase(configFromUrl(adminUrl, template), { checkVersion: true });
-    try {
-      await migrateUp(db.pool);
-      return;
-    } catch (err) {
-      if (!sqlStateIn(err, OUT_OF_SHARED_MEMORY) || attempt >= 8) throw err;
-      process.stderr.write(`regdb tests: lock table full while migrating the template; retry ${attempt}\n`);
-      await new Promise((r) => setTimeout(r, 3000 * attempt));
-    } finally {
-      await db.close();
-    }
-  }
-}
 
 interface Chosen {
   info: Omit<TestServerInfo, 'template' | 'prefix'>;
@@ -156,10 +125,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const chosen = await chooseServer();
   const { adminUrl } = chosen.info;
   const prefix = `regdb_t${Date.now().toString(36)}${randomBytes(2).toString('hex')}_`;
-  const template = `${prefix}template`;
+  let template = `${prefix}template`;
+  let note = 'migrated';
   try {
-    await adminQuery(adminUrl, `CREATE DATABASE ${pg.escapeIdentifier(template)}`);
-    await migrateTemplate(adminUrl, template);
+    if (chosen.info.source === 'local') {
+      const cached = await cachedTemplate(adminUrl);
+      template = cached.name;
+      note = cached.built ? 'migrated (cached for later runs)' : 'reused cached';
+    } else {
+      await buildRunTemplate(adminUrl, template);
+    }
   } catch (err) {
     await dropByPrefix(adminUrl, prefix).catch(() => undefined);
     await chosen.stop();
@@ -167,7 +142,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   process.stderr.write(
-    `regdb tests: ${chosen.info.source} PostgreSQL, migrated template ${template} in ${seconds}s\n`,
+    `regdb tests: ${chosen.info.source} PostgreSQL, ${note} template ${template} in ${seconds}s\n`,
   );
   project.provide('regdbServer', { ...chosen.info, template, prefix });
 
