@@ -2,6 +2,7 @@
  * Builds the storage driver named by the config's `storage` section (spec §4.5). Parameter values are
  * YAML-decoded (or env strings), so booleans and numbers are accepted in either form.
  */
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { StorageConfig, StorageParameters } from '../src/config/types.js';
 import { ConfigError } from '../src/errors.js';
@@ -81,7 +82,9 @@ export async function createDriver(
     case 'filesystem':
       return new FilesystemDriver({
         rootDirectory: p.string('rootdirectory') ?? DEFAULT_ROOT_DIRECTORY,
-        threads: opts.concurrency,
+        // Reader threads do synchronous I/O: more than two per core only adds contention.
+        threads:
+          opts.concurrency === undefined ? undefined : Math.min(opts.concurrency, 2 * availableParallelism()),
         logger: opts.logger,
       });
     case 's3': {
