@@ -174,17 +174,14 @@ export async function runWithStore(store: BbmStore, options: SyncRunOptions = {}
           },
         });
       } catch (err) {
-        // Keep what this batch finished (commit), then report.
+        // Keep what this batch finished (commit), then report. After a failed statement the
+        // transaction is aborted and PostgreSQL turns the COMMIT into a ROLLBACK: the jobs of this
+        // batch are then run again later, which the work functions tolerate (they are idempotent).
         return { done: false, error: err instanceof Error ? err : new Error(String(err)) };
       }
       if (result.kind === 'none') return { done: true };
-      if (result.kind === 'invalid') {
-        log.error(
-          { migration: result.error.migrationName, code: result.error.failureCodeName },
-          result.error.message,
-        );
-        return { done: false, error: result.error };
-      }
+      // The caller reports the error; the row now carries its failure code.
+      if (result.kind === 'invalid') return { done: false, error: result.error };
       const found = result.found;
       const outcome = await runJob(found);
       if (outcome.ok) {
@@ -216,7 +213,6 @@ export async function runWithStore(store: BbmStore, options: SyncRunOptions = {}
       }
       await tx.failJob(found.job.id, BbmFailureCode.maxJobRetry, outcome.attempts);
       await tx.markFailed(found.migration.id, BbmFailureCode.maxJobRetry);
-      log.error({ err: outcome.error, migration: found.migration.name }, 'background migration failed');
       return { done: false, error: outcome.error };
     }
     return { done: false };
