@@ -2,7 +2,7 @@
  * Read throughput of the storage drivers on a synthetic registry tree, with `find | xargs cat` as the
  * filesystem baseline (issue 3 §2: the filesystem driver must stay within 2x of cat).
  *
- *   npm run bench:drivers -- [--repos 2000] [--files-per-repo 120] [--object-repos 50] [--dir PATH] [--keep]
+ *   npm run bench:drivers -- [--repos 2000] [--files-per-repo 120] [--object-repos 50] [--rounds 3] [--dir PATH] [--keep]
  *
  * Generates <repos> repositories of ~<files-per-repo> small link files in a temporary folder (or reuses
  * --dir), then times: cat; the filesystem driver walking and reading every file (single getContent calls
@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { StorageDriver } from '../drivers/driver.js';
@@ -34,6 +34,7 @@ const repos = arg('repos', 2000);
 const filesPerRepo = arg('files-per-repo', 120);
 const objectRepos = arg('object-repos', 50);
 const keep = process.argv.includes('--keep');
+const rounds = arg('rounds', 3);
 const V2 = '/docker/registry/v2';
 
 const hex = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -84,24 +85,35 @@ async function timeDriver(name: string, driver: StorageDriver, mode: 'single' | 
   const t0 = performance.now();
   let files = 0;
   let bytes = 0;
-  const inflight = new Set<Promise<void>>();
-  const window = mode === 'single' ? 2048 : 4;
-  let batch: string[] = [];
-  const track = (p: Promise<void>): void => {
-    inflight.add(p);
-    void p.finally(() => inflight.delete(p));
+  // A counting window: at most `limit` reads (or batches) in flight, no per-file scans.
+  const limit = mode === 'single' ? 2048 : 4;
+  let inflight = 0;
+  let wake: (() => void) | undefined;
+  let failure: unknown;
+  const done = (): void => {
+    inflight--;
+    const w = wake;
+    wake = undefined;
+    w?.();
   };
-  const flush = (paths: string[]): Promise<void> =>
-    driver.getContents(paths, { maxBytes: 1 << 20 }).then((results) => {
-      for (const r of results) {
-        if (r.error) throw r.error;
-        files++;
-        bytes += r.content.length;
-      }
-    });
+  const start = (p: Promise<void>): void => {
+    inflight++;
+    p.catch((err: unknown) => (failure ??= err)).finally(done);
+  };
+  const room = async (max: number): Promise<void> => {
+    while (inflight >= max) await new Promise<void>((r) => (wake = r));
+  };
+  const readBatch = async (paths: string[]): Promise<void> => {
+    for (const r of await driver.getContents(paths, { maxBytes: 1 << 20 })) {
+      if (r.error) throw r.error;
+      files++;
+      bytes += r.content.length;
+    }
+  };
+  let batch: string[] = [];
   for await (const f of driver.walk(V2)) {
     if (mode === 'single') {
-      track(
+      start(
         driver.getContent(f.path, { maxBytes: 1 << 20 }).then((c) => {
           files++;
           bytes += c.length;
@@ -110,13 +122,14 @@ async function timeDriver(name: string, driver: StorageDriver, mode: 'single' | 
     } else {
       batch.push(f.path);
       if (batch.length < 1000) continue;
-      track(flush(batch));
+      start(readBatch(batch));
       batch = [];
     }
-    if (inflight.size >= window) await Promise.race(inflight);
+    await room(limit);
   }
-  if (batch.length > 0) track(flush(batch));
-  await Promise.all(inflight);
+  if (batch.length > 0) start(readBatch(batch));
+  await room(1);
+  if (failure) throw failure;
   const seconds = (performance.now() - t0) / 1000;
   const c = driver.requestCounts();
   return { name, files, bytes, seconds, requests: `list ${c.list}, get ${c.get}` };
@@ -150,23 +163,29 @@ async function main(): Promise<void> {
         `generated ${repos} repositories in ${((performance.now() - t0) / 1000).toFixed(1)} s at ${root}`,
       );
     }
-    const fsResults: Result[] = [];
+    // Rounds alternate cat and the driver so that both see the same machine load; medians are shown.
+    const runs: Record<string, Result[]> = {};
+    const add = (r: Result): void => void (runs[r.name] ??= []).push(r);
     timeCat(root); // warm the page cache so both sides read from memory
-    const cat = timeCat(root);
-    fsResults.push(cat);
-    for (const mode of ['single', 'batch'] as const) {
-      const driver = await createDriver({
-        driver: 'filesystem',
-        key: 'filesystem',
-        parameters: { rootdirectory: root },
-      });
-      fsResults.push(
-        await timeDriver(`filesystem ${mode === 'single' ? 'getContent' : 'getContents'}`, driver, mode),
-      );
-      await driver.close();
+    for (let round = 0; round < rounds; round++) {
+      add(timeCat(root));
+      for (const mode of ['single', 'batch'] as const) {
+        const driver = await createDriver({
+          driver: 'filesystem',
+          key: 'filesystem',
+          parameters: { rootdirectory: root },
+        });
+        add(await timeDriver(`filesystem ${mode === 'single' ? 'getContent' : 'getContents'}`, driver, mode));
+        await driver.close();
+      }
     }
-    console.log(`\nfilesystem: ${repos} repositories`);
-    print(fsResults, cat);
+    const median = (rs: Result[]): Result =>
+      [...rs].sort((a, b) => a.seconds - b.seconds)[Math.floor(rs.length / 2)]!;
+    const fsResults = Object.values(runs).map(median);
+    console.log(
+      `\nfilesystem: ${repos} repositories, median of ${rounds} rounds, load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs`,
+    );
+    print(fsResults, fsResults[0]!);
 
     // Object stores on the first repositories (namespaces ns0..ns49 hold repo0..; take whole repos).
     const subset = listTree(root).filter((f) => Number(/\/repo(\d+)\//.exec(f.path)?.[1]) < objectRepos);
