@@ -1,0 +1,92 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BbmInterruptedError, MaxJobAttemptsError } from '../../src/bbm/errors.js';
+import { BbmStatus } from '../../src/bbm/model.js';
+import { runBackgroundMigrationsSync } from '../../src/bbm/sync.js';
+import {
+  INT64_MAX,
+  assertContiguous,
+  bbmDatabase,
+  dataState,
+  jobs,
+  seedStaleRows,
+  type BbmTestDatabase,
+} from './bbm-support.js';
+
+const FAST = { pauseBetweenBatchesMs: [0, 5] as const };
+const MANIFESTS_BBM = 'copy_manifests_media_type_id_column_to_media_type_id_convert_to_bigint_column';
+
+/** Holds row locks on every manifest with id <= 5000 until `release()`. */
+async function lockManifests(url: string): Promise<{ release: () => Promise<void> }> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query('BEGIN');
+  await c.query('SELECT id FROM manifests WHERE id <= 5000 FOR UPDATE');
+  return {
+    release: async () => {
+      await c.query('ROLLBACK');
+      await c.end();
+    },
+  };
+}
+
+describe('per-job timeout and interruption', () => {
+  let db: BbmTestDatabase;
+  beforeAll(async () => {
+    db = await bbmDatabase();
+    await seedStaleRows(db.pool, { manifests: 20_000, blobs: 0 });
+  });
+  afterAll(async () => db?.drop());
+
+  it('cancels a job statement after the job timeout and counts it as a failed attempt', async () => {
+    const lock = await lockManifests(db.url);
+    try {
+      const started = Date.now();
+      const err = await runBackgroundMigrationsSync(db.pool, {
+        names: [MANIFESTS_BBM],
+        maxJobRetry: 2,
+        jobTimeoutMs: 300,
+        ...FAST,
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(MaxJobAttemptsError);
+      expect((err as Error).message).toContain('(id 1..10000) failed 2 time(s)');
+      expect((err as Error).message).toContain('last error: job statement timed out after 300 ms');
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await lock.release();
+    }
+    expect((await jobs(db.pool)).map((j) => [j.min, j.max, j.status, j.attempts])).toEqual([
+      [1n, 10000n, BbmStatus.failed, 2],
+    ]);
+  });
+
+  it('stops at once when the signal fires, leaving the job to be retried; the next run completes', async () => {
+    const lock = await lockManifests(db.url);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error('test interrupt')), 500);
+    try {
+      const err = await runBackgroundMigrationsSync(db.pool, {
+        names: [MANIFESTS_BBM],
+        signal: controller.signal,
+        ...FAST,
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(BbmInterruptedError);
+    } finally {
+      clearTimeout(timer);
+      await lock.release();
+    }
+    const result = await runBackgroundMigrationsSync(db.pool, { names: [MANIFESTS_BBM], ...FAST });
+    expect(result).toEqual({ finished: 1, jobs: 3, rows: 20_000 });
+    const js = await jobs(db.pool);
+    expect(js.every((j) => j.status === BbmStatus.finished)).toBe(true);
+    assertContiguous(js, 1n, INT64_MAX);
+    expect(js).toHaveLength(3);
+    expect((await dataState(db.pool)).staleManifests).toBe(0);
+  });
+});
