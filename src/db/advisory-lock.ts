@@ -12,23 +12,33 @@ import type pg from 'pg';
 export const MIGRATE_LOCK_KEY = 0x72656764626d6967n;
 
 /**
- * Runs `fn` while `client` holds the session-level advisory lock `key` (waiting for it if another
- * session has it). The lock is released afterwards; if releasing fails the connection is broken,
- * which ends the session and so the lock too: the caller must then discard the client.
+ * Runs `fn` while `client` holds the session-level advisory lock `key`, waiting for it if another
+ * session has it (`onWait` is called first). The lock is released afterwards. If `fn` fails, the
+ * release is attempted but its own failure is not reported: it means the connection is broken,
+ * which ends the session and so the lock, and the caller discards the client.
  */
 export async function withSessionLock<T>(
   client: pg.ClientBase,
   key: bigint,
   fn: () => Promise<T>,
+  onWait?: () => void,
 ): Promise<T> {
-  await client.query('SELECT pg_advisory_lock($1::bigint)', [key.toString()]);
+  const param = [key.toString()];
+  const tried = await client.query<{ locked: boolean }>(
+    'SELECT pg_try_advisory_lock($1::bigint) AS locked',
+    param,
+  );
+  if (tried.rows[0]?.locked !== true) {
+    onWait?.();
+    await client.query('SELECT pg_advisory_lock($1::bigint)', param);
+  }
   let result: T;
   try {
     result = await fn();
   } catch (err) {
-    await client.query('SELECT pg_advisory_unlock($1::bigint)', [key.toString()]).catch(() => undefined);
+    await client.query('SELECT pg_advisory_unlock($1::bigint)', param).catch(() => undefined);
     throw err;
   }
-  await client.query('SELECT pg_advisory_unlock($1::bigint)', [key.toString()]);
+  await client.query('SELECT pg_advisory_unlock($1::bigint)', param);
   return result;
 }

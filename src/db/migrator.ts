@@ -12,6 +12,7 @@ import {
   effectiveApplied,
   gitlabIdsHolder,
   gitlabMigrationIds,
+  isBaselineId,
   partialGitLabMessage,
 } from './gitlab-baseline.js';
 import type { Interop } from './gitlab-baseline.js';
@@ -95,8 +96,14 @@ async function loadKind(
   return { kind, migrations, gitlabIds, holder: gitlabIdsHolder(migrations), records, interop, applied };
 }
 
-function targetOf(state: KindState, m: Migration): RunTarget {
-  return { kind: state.kind, gitlabIds: m.id === state.holder ? state.gitlabIds : [] };
+/**
+ * Up: the last baseline file records GitLab's IDs (only then is the schema at GitLab's point).
+ * Down: any baseline file removes them (the first one reverted breaks that point), which also
+ * holds for a database whose records were written when the baseline had fewer files.
+ */
+function targetOf(state: KindState, m: Migration, direction: 'up' | 'down'): RunTarget {
+  const holds = direction === 'up' ? m.id === state.holder : isBaselineId(m.id);
+  return { kind: state.kind, gitlabIds: holds ? state.gitlabIds : [] };
 }
 
 function emptyPlan(): Record<MigrationKind, string[]> {
@@ -107,10 +114,20 @@ function emptyPlan(): Record<MigrationKind, string[]> {
  * Runs `fn` on one client holding the migrate lock. On failure the client is discarded, so a broken
  * transaction or a lock that could not be released never goes back to the pool.
  */
-async function withMigrateLock<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+async function withMigrateLock<T>(
+  pool: pg.Pool,
+  logger: Logger,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
-    const result = await withSessionLock(client, MIGRATE_LOCK_KEY, () => fn(client));
+    const result = await withSessionLock(
+      client,
+      MIGRATE_LOCK_KEY,
+      () => fn(client),
+      () =>
+        logger.info('another regdb migrate run holds the migration lock on this database; waiting for it'),
+    );
     client.release();
     return result;
   } catch (err) {
@@ -124,7 +141,7 @@ export async function migrateUp(pool: pg.Pool, opts: MigrateOptions = {}): Promi
   const logger = opts.logger ?? silent;
   const choices = selectMigrators(opts);
   const all = loadAllMigrations(opts.migrationsDir ?? migrationsDir());
-  return withMigrateLock(pool, async (client) => {
+  return withMigrateLock(pool, logger, async (client) => {
     const result: UpResult = {
       plan: emptyPlan(),
       applied: { pre: 0, post: 0 },
@@ -170,7 +187,7 @@ export async function migrateUp(pool: pg.Pool, opts: MigrateOptions = {}): Promi
           });
         }
         logger.info({ kind, migration: m.id }, 'applying migration');
-        await runMigration(client, targetOf(state, m), m, 'up', logger);
+        await runMigration(client, targetOf(state, m, 'up'), m, 'up', logger);
         elapsedMs += performance.now() - started;
         result.applied[kind] += 1;
       }
@@ -184,7 +201,7 @@ export async function migrateDown(pool: pg.Pool, opts: DownOptions = {}): Promis
   const logger = opts.logger ?? silent;
   const choices = selectMigrators({ limit: opts.limit, postDeployLimit: opts.postDeployLimit }).reverse();
   const all = loadAllMigrations(opts.migrationsDir ?? migrationsDir());
-  return withMigrateLock(pool, async (client) => {
+  return withMigrateLock(pool, logger, async (client) => {
     const plan = emptyPlan();
     const steps: { state: KindState; migrations: Migration[] }[] = [];
     for (const { kind, limit } of choices) {
@@ -202,7 +219,7 @@ export async function migrateDown(pool: pg.Pool, opts: DownOptions = {}): Promis
       const started = performance.now();
       for (const m of migrations) {
         logger.info({ kind: state.kind, migration: m.id }, 'reverting migration');
-        await runMigration(client, targetOf(state, m), m, 'down', logger);
+        await runMigration(client, targetOf(state, m, 'down'), m, 'down', logger);
         applied[state.kind] += 1;
       }
       opts.onApplied?.(state.kind, applied[state.kind], (performance.now() - started) / 1000);

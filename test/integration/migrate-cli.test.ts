@@ -37,8 +37,7 @@ describe('migrate down asks first', () => {
     const db = await freshDatabase();
     try {
       const res = await regdb(['database', 'migrate', 'down', '-p', '1', configFor(db)], { input: 'n\n' });
-      expect([res.code, res.stderr]).toEqual([0, '']);
-      expect(res.stdout).toBe(`post-deployment:\n${lastPost}\n${PROMPT}`);
+      expect(res).toEqual({ code: 0, stdout: `post-deployment:\n${lastPost}\n${PROMPT}`, stderr: '' });
       expect(await recorded(db.pool, 'post_deploy_schema_migrations')).toHaveLength(10 + postIds.length);
     } finally {
       await db.drop();
@@ -49,9 +48,11 @@ describe('migrate down asks first', () => {
     const db = await freshDatabase();
     try {
       const res = await regdb(['database', 'migrate', 'down', '-p', '1', configFor(db)], { input: '' });
-      expect(res.code).toBe(1);
-      expect(res.stdout).toBe(`post-deployment:\n${lastPost}\n${PROMPT}`);
-      expect(res.stderr).toBe('regdb: failed to scan user input: EOF\n');
+      expect(res).toEqual({
+        code: 1,
+        stdout: `post-deployment:\n${lastPost}\n${PROMPT}`,
+        stderr: 'regdb: failed to scan user input: EOF\n',
+      });
       expect(await recorded(db.pool, 'post_deploy_schema_migrations')).toHaveLength(10 + postIds.length);
     } finally {
       await db.drop();
@@ -209,10 +210,11 @@ describe('migrate new', () => {
     const res = await regdb(['database', 'migrate', 'new', 'Add-Widgets'], {
       env: { REGDB_MIGRATIONS_DIR: join(dir.path, 'new-bad') },
     });
-    expect(res.code).toBe(2);
-    expect(res.stdout).toBe('');
-    expect(res.stderr).toBe(
-      'regdb: invalid migration name "Add-Widgets": use lower-case letters, digits and underscores, starting with a letter\n',
-    );
+    expect(res).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'regdb: invalid migration name "Add-Widgets": use lower-case letters, digits and underscores, starting with a letter\n',
+    });
   });
 });

@@ -26,7 +26,7 @@ export function regdb(
   opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, REGDB_LOG_LEVEL: 'warn', ...opts.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, REGDB_LOG_LEVEL: 'error', ...opts.env };
     for (const key of [
       'REGDB_MIGRATIONS_DIR',
       'SKIP_POST_DEPLOYMENT_MIGRATIONS',
