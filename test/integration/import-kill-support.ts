@@ -1,0 +1,95 @@
+/**
+ * Shared by the kill and shard tests: a synthetic registry tree (scripts/gen-synthetic), a config
+ * pointing an import at it and at a test database, and `regdb database import` run as a real child
+ * process whose exit status or killing signal is reported.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestDatabase } from '../helpers/db.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { dumpTables, type Dump } from '../helpers/golden.js';
+import type { CorpusParams } from '../../scripts/lib/synthetic-plan.js';
+import { writeCorpus, type CorpusSummary } from '../../scripts/lib/synthetic-writer.js';
+
+export interface SyntheticTree {
+  readonly root: string;
+  readonly summary: CorpusSummary;
+  remove(): void;
+}
+
+export function syntheticTree(params: CorpusParams): SyntheticTree {
+  const root = mkdtempSync(join(tmpdir(), 'regdb-synthetic-'));
+  const summary = writeCorpus(root, params);
+  return { root, summary, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** Writes a config for `db` and the tree at `root`; returns its path (in `dir`). */
+export function writeImportConfig(dir: string, db: TestDatabase, root: string): string {
+  const c = db.config;
+  const lines = [
+    'version: 0.1',
+    'database:',
+    `  host: ${JSON.stringify(c.host)}`,
+    `  port: ${c.port}`,
+    ...(c.user !== undefined ? [`  user: ${JSON.stringify(c.user)}`] : []),
+    ...(c.password !== undefined ? [`  password: ${JSON.stringify(c.password)}`] : []),
+    `  dbname: ${JSON.stringify(c.dbname ?? db.name)}`,
+    `  sslmode: ${c.sslmode}`,
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${JSON.stringify(root)}`,
+  ];
+  const file = join(dir, `${db.name}.yml`);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+export interface ImportRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `regdb database import [args] config` from source, logs into `logDir`. */
+export function runImportProcess(
+  config: string,
+  args: readonly string[],
+  logDir: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ImportRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(REPO_ROOT, 'src', 'cli', 'main.ts'),
+        'database',
+        'import',
+        '--log-directory',
+        logDir,
+        ...args,
+        config,
+      ],
+      { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Every table the import writes, normalised (test/helpers/golden.ts). */
+export function importDump(db: TestDatabase): Promise<Dump> {
+  return dumpTables(db.pool);
+}
+
+export function describeRun(r: ImportRun): string {
+  return `exit ${r.code ?? r.signal}\n${r.stderr.slice(-2000)}\n${r.stdout.slice(-2000)}`;
+}
