@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Two cores on the machines this runs on: more workers only add contention.
+    poolOptions: { forks: { maxForks: 2, minForks: 1 }, threads: { maxThreads: 2, minThreads: 1 } },
     projects: [
       {
         test: {
@@ -19,7 +21,6 @@ export default defineConfig({
           hookTimeout: 180_000,
           globalSetup: ['test/helpers/global-setup.ts'],
           pool: 'forks',
-          poolOptions: { forks: { maxForks: 2, minForks: 1 } },
         },
       },
     ],
