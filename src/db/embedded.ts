@@ -168,6 +168,51 @@ async function withStartLock<T>(dataDir: string, fn: () => Promise<T>): Promise<
   }
 }
 
+/**
+ * Processes using a server register a file `<pid>-<random>` in `<dataDir>.users` (under the start
+ * lock). The process that started the server stops it only when no live process is registered, so
+ * a second `regdb` that reused the server never loses it half-way (e.g. two `migrate up` at once).
+ */
+function usersDir(dataDir: string): string {
+  return `${dataDir}.users`;
+}
+
+async function registerUser(dataDir: string): Promise<string> {
+  await mkdir(usersDir(dataDir), { recursive: true });
+  const file = join(usersDir(dataDir), `${process.pid}-${randomBytes(4).toString('hex')}`);
+  await writeFile(file, '');
+  return file;
+}
+
+async function liveUsers(dataDir: string): Promise<number> {
+  let live = 0;
+  for (const name of await readdir(usersDir(dataDir)).catch(() => [] as string[])) {
+    const pid = Number(name.split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) live += 1;
+    else await rm(join(usersDir(dataDir), name), { force: true });
+  }
+  return live;
+}
+
+async function stopWhenUnused(dataDir: string, server: EmbeddedPostgres, logger: Logger): Promise<void> {
+  let announced = false;
+  for (;;) {
+    const users = await liveUsers(dataDir);
+    if (users === 0) {
+      const stopped = await withStartLock(dataDir, async () => {
+        if ((await liveUsers(dataDir)) > 0) return false;
+        await server.stop();
+        return true;
+      });
+      if (stopped) return;
+    } else if (!announced) {
+      announced = true;
+      logger.info({ users }, 'waiting for other regdb processes to finish with the embedded PostgreSQL');
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 async function ensureDatabase(port: number, user: string, password: string, dbname: string): Promise<void> {
   const client = new pg.Client({ host: HOST, port, user, password, database: 'postgres' });
   await client.connect();
@@ -271,9 +316,11 @@ export async function startEmbedded(
       );
     }
 
+    const userFile = await registerUser(dataDir);
     const started = server;
     const stop = async () => {
-      if (started !== undefined) await started.stop();
+      await rm(userFile, { force: true });
+      if (started !== undefined) await stopWhenUnused(dataDir, started, logger);
     };
     try {
       await ensureDatabase(port, user, serverPassword, dbname);

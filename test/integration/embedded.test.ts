@@ -2,7 +2,8 @@
  * The embedded default (issue 2 §3), with no PostgreSQL server needed: CI runs this file with
  * REGDB_TEST_EMBEDDED=1. A config without a database section opens regdb's own PostgreSQL in
  * `.regdb/postgres` beside the config; data survives close and reopen; a second opener reuses the
- * running server; a postmaster.pid left by a crashed run does not stop the next start.
+ * running server, and the starter stops it only once the others are done; a postmaster.pid left by a
+ * crashed run does not stop the next start.
  */
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -94,6 +95,22 @@ describe('embedded PostgreSQL', () => {
     } finally {
       await owner.close();
     }
+  });
+
+  it('the process that started the server waits for the others before stopping it', async () => {
+    const owner = await openDatabase(config);
+    const guest = await openDatabase(config);
+    let ownerClosed = false;
+    const closing = owner.close().then(() => {
+      ownerClosed = true;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(ownerClosed).toBe(false);
+    expect((await guest.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM kept')).rows[0]?.n).toBe(1);
+    await guest.close();
+    await closing;
+    expect(ownerClosed).toBe(true);
+    await expect(stat(join(config.dataDir, 'postmaster.pid'))).rejects.toThrow(/ENOENT/);
   });
 
   it('a postmaster.pid left by a crashed run is removed and the server starts', async () => {
