@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BbmInterruptedError, MaxJobAttemptsError } from '../../src/bbm/errors.js';
 import { BbmStatus } from '../../src/bbm/model.js';
 import { runBackgroundMigrationsSync } from '../../src/bbm/sync.js';
+import { createWorkRegistry } from '../../src/bbm/work.js';
 import {
   INT64_MAX,
   assertContiguous,
@@ -88,5 +89,26 @@ describe('per-job timeout and interruption', () => {
     assertContiguous(js, 1n, INT64_MAX);
     expect(js).toHaveLength(3);
     expect((await dataState(db.pool)).staleManifests).toBe(0);
+  });
+
+  it('keeps the batch transaction despite a short server idle_in_transaction_session_timeout', async () => {
+    await db.pool.query(`ALTER DATABASE ${db.name} SET idle_in_transaction_session_timeout = '200ms'`);
+    await db.pool.query(
+      `INSERT INTO batched_background_migrations
+         (name, min_value, max_value, batch_size, status, job_signature_name, table_name, column_name)
+       VALUES ('slow', 1, 3, 1, 1, 'slowWork', 'public.manifests', 'id')`,
+    );
+    // Each job keeps the batch transaction idle for 500 ms while it works elsewhere.
+    const registry = createWorkRegistry().register(
+      'slowWork',
+      () => new Promise<number>((resolve) => setTimeout(() => resolve(1), 500)),
+    );
+    const result = await runBackgroundMigrationsSync(db.pool, { names: ['slow'], registry, ...FAST });
+    // Batch size 1 up to 3: 1..1, then 2 + 1 >= max_value so 2..3 (spec §5.3).
+    expect(result).toEqual({ finished: 1, jobs: 2, rows: 2 });
+    expect((await jobs(db.pool, 'slow')).map((j) => [j.min, j.max, j.status])).toEqual([
+      [1n, 1n, BbmStatus.finished],
+      [2n, 3n, BbmStatus.finished],
+    ]);
   });
 });

@@ -91,8 +91,11 @@ const NAME_FILTER = `($1::text[] IS NULL OR name = ANY($1::text[]))`;
 // Job timestamps use clock_timestamp(): now() is the batch transaction's start, the same for all
 // of its jobs, which would hide when each job really ran.
 export const SQL = {
-  // Waits for the lock; lock_timeout bounds the wait (SQLSTATE 55P03 when it expires).
-  setLockTimeout: `SELECT set_config('lock_timeout', $1, true)`,
+  // lock_timeout bounds the wait for the lock (SQLSTATE 55P03 when it expires). The batch
+  // transaction is idle while its jobs run on other connections, so a server-wide
+  // idle_in_transaction_session_timeout must not end it; the lock dies with the connection anyway.
+  setLockTimeout: `SELECT set_config('lock_timeout', $1, true),
+    set_config('idle_in_transaction_session_timeout', '0', true)`,
   advisoryLock: `SELECT pg_advisory_xact_lock(1)`,
 
   firstFailedMigration: `SELECT ${MIGRATION_COLUMNS} FROM batched_background_migrations
