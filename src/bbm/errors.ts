@@ -71,7 +71,8 @@ export class MaxJobAttemptsError extends Error {
 export class BbmLockTimeoutError extends Error {
   constructor(waitedMs: number, options?: { cause?: unknown }) {
     super(
-      `timed out after ${Math.round(waitedMs / 1000)}s waiting for the background migration lock ` +
+      `timed out after ${waitedMs >= 1000 ? `${Math.round(waitedMs / 1000)}s` : `${waitedMs} ms`} waiting for ` +
+        `the background migration lock ` +
         `(pg_advisory_xact_lock(1)); another "regdb background-migrate run" or a registry worker holds it, ` +
         `try again when it is done`,
       options,

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BbmInterruptedError, MaxJobAttemptsError } from '../../src/bbm/errors.js';
+import { BbmInterruptedError, BbmLockTimeoutError, MaxJobAttemptsError } from '../../src/bbm/errors.js';
 import { BbmStatus } from '../../src/bbm/model.js';
 import { runBackgroundMigrationsSync } from '../../src/bbm/sync.js';
 import { createWorkRegistry } from '../../src/bbm/work.js';
@@ -110,5 +110,23 @@ describe('per-job timeout and interruption', () => {
       [1n, 1n, BbmStatus.finished],
       [2n, 3n, BbmStatus.finished],
     ]);
+  });
+
+  it('gives up waiting for the advisory lock after the lock timeout, with a clear message', async () => {
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock(1)');
+      const err = await runBackgroundMigrationsSync(db.pool, { lockTimeoutMs: 300, ...FAST }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(BbmLockTimeoutError);
+      expect((err as Error).message).toMatch(
+        /^timed out after 300 ms waiting for the background migration lock \(pg_advisory_xact_lock\(1\)\); another/,
+      );
+    } finally {
+      await holder.end();
+    }
   });
 });
