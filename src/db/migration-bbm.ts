@@ -57,6 +57,14 @@ export async function ensureBackgroundMigrations(
   }
   if (pending.length === 0) return 0;
   if (!opts.newInstall) throw new Error(notCompleteMessage(m.id, pending));
+  // The migrate lock holds one pooled connection; the runner's work statements need another.
+  const max = pool.options.max ?? 10;
+  if (max < 2) {
+    throw new Error(
+      `schema migration: ${m.id} needs background migrations run, which needs a pool of at least 2 ` +
+        `connections: raise database.pool.maxopen (now ${max})`,
+    );
+  }
   opts.logger.info(
     { migration: m.id, names: pending },
     'new install: running required background migrations',
