@@ -20,6 +20,7 @@ import type {
 } from './driver.js';
 import { ContentTooLargeError, PathNotFoundError, type StorageError } from './errors.js';
 import {
+  DEFAULT_WALK_TUNING,
   dirKeyOf,
   keyOf,
   pathOf,
@@ -27,6 +28,7 @@ import {
   type ListPage,
   type ListQuery,
   type ObjectStore,
+  type ObjectWalkTuning,
 } from './object-walk.js';
 import { compareBytewise, validatePath } from './paths.js';
 import { isNetworkError, mapBounded, RequestRunner, type RetryPolicy } from './requests.js';
@@ -45,7 +47,8 @@ export interface GcsDriverOptions {
   readonly maxRetries?: number;
   readonly concurrency: number;
   readonly retry?: Partial<RetryPolicy>;
-  readonly walkRangeConcurrency?: number;
+  /** Overrides of the ranged-walk tuning (object-walk.ts). */
+  readonly walkTuning?: Partial<ObjectWalkTuning>;
   readonly logger?: Logger;
 }
 
@@ -84,7 +87,7 @@ export class GcsDriver implements StorageDriver, ObjectStore {
   private readonly storage: Storage;
   private readonly bucket: Bucket;
   private readonly runner: RequestRunner;
-  private readonly rangeConcurrency: number;
+  private readonly walkTuning: ObjectWalkTuning;
 
   constructor(opts: GcsDriverOptions) {
     this.keyPrefix = gcsKeyPrefix(opts.rootDirectory);
@@ -113,7 +116,11 @@ export class GcsDriver implements StorageDriver, ObjectStore {
           ? new PathNotFoundError(path, this.name, { cause: err })
           : undefined,
     });
-    this.rangeConcurrency = Math.max(1, Math.min(opts.walkRangeConcurrency ?? 8, opts.concurrency));
+    this.walkTuning = {
+      ...DEFAULT_WALK_TUNING,
+      rangeConcurrency: Math.min(DEFAULT_WALK_TUNING.rangeConcurrency, opts.concurrency),
+      ...opts.walkTuning,
+    };
   }
 
   requestCounts(): RequestCounts {
@@ -131,6 +138,7 @@ export class GcsDriver implements StorageDriver, ObjectStore {
       pageToken: q.token,
       // startOffset is inclusive; walkObjects drops the key equal to startAfter.
       startOffset: q.token === undefined ? q.startAfter : undefined,
+      endOffset: q.end,
       maxResults: 1000,
       autoPaginate: false,
       fields: 'items(name,size,updated),prefixes,nextPageToken',
@@ -205,11 +213,7 @@ export class GcsDriver implements StorageDriver, ObjectStore {
 
   walk(prefix: string, options: WalkOptions = {}): AsyncIterable<FileInfo> {
     validatePath(prefix, this.name);
-    return walkObjects(this, prefix, options, {
-      rangeConcurrency: this.rangeConcurrency,
-      pagesAhead: 2,
-      maxSplitDepth: 3,
-    });
+    return walkObjects(this, prefix, options, this.walkTuning);
   }
 
   async getContent(path: string, options: GetContentOptions): Promise<Buffer> {

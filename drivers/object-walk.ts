@@ -21,6 +21,8 @@ export interface ListQuery {
   readonly delimiter: boolean;
   /** Only keys strictly after this one (bytewise). Ignored when `token` is given. */
   readonly startAfter?: string;
+  /** Keys from this one on are not wanted (GCS endOffset; S3 lists past it and the walk stops). */
+  readonly end?: string;
   readonly token?: string;
   readonly signal?: AbortSignal;
 }
@@ -44,9 +46,21 @@ export interface ObjectWalkTuning {
   readonly rangeConcurrency: number;
   /** Pages each range may list ahead of the consumer. */
   readonly pagesAhead: number;
-  /** How many directory levels below the prefix may be split into ranges. */
+  /** How many directory levels below the prefix may be looked at to find ranges. */
   readonly maxSplitDepth: number;
+  /** At most this many ranges per walk. */
+  readonly maxRanges: number;
+  /** Estimated keys a range should hold at least (smaller ranges waste requests). */
+  readonly minKeysPerRange: number;
 }
+
+export const DEFAULT_WALK_TUNING: ObjectWalkTuning = {
+  rangeConcurrency: 8,
+  pagesAhead: 2,
+  maxSplitDepth: 3,
+  maxRanges: 32,
+  minKeysPerRange: 5000,
+};
 
 /** Sorts after every key that starts with the same prefix (U+10FFFF is the largest code point). */
 const PAST = '\u{10FFFF}';
@@ -100,12 +114,12 @@ class DirInference {
   }
 }
 
+/** Keys of `prefix` strictly after `startAfter` and strictly before `end`. */
 interface Range {
   readonly prefix: string;
   readonly startAfter?: string;
+  readonly end?: string;
 }
-
-type Segment = { readonly range: Range } | { readonly file: FileInfo };
 
 /** Pages of one key range, prune applied; `first` lets the caller hand over a page already listed. */
 async function* rangePages(
@@ -123,12 +137,13 @@ async function* rangePages(
       prefix: range.prefix,
       delimiter: false,
       startAfter,
+      end: range.end,
       token,
       signal: options.signal,
     });
-    const out = filePage(store, page, startAfter, inference);
-    if (out.length > 0) yield out;
-    if (page.nextToken === undefined) return;
+    const { files, reachedEnd } = filePage(store, page, startAfter, range.end, inference);
+    if (files.length > 0) yield files;
+    if (page.nextToken === undefined || reachedEnd) return;
     const last = page.objects[page.objects.length - 1]?.key;
     if (inference.skipPrefix !== undefined && last !== undefined && last.startsWith(inference.skipPrefix)) {
       // The page ended inside a pruned subtree: jump past it instead of paging through it.
@@ -145,17 +160,91 @@ function filePage(
   store: ObjectStore,
   page: ListPage,
   startAfter: string | undefined,
+  end: string | undefined,
   inf: DirInference,
-): FileInfo[] {
-  const out: FileInfo[] = [];
+): { files: FileInfo[]; reachedEnd: boolean } {
+  const files: FileInfo[] = [];
   for (const o of page.objects) {
     // GCS's startOffset is inclusive, and a key equal to a directory marker ("dir/") is no file.
     if (startAfter !== undefined && compareBytewise(o.key, startAfter) <= 0) continue;
+    if (end !== undefined && compareBytewise(o.key, end) >= 0) return { files, reachedEnd: true };
     if (o.key.endsWith('/')) continue;
     if (inf.skip(o.key)) continue;
-    out.push({ path: pathOf(store, o.key), size: o.size, modTime: o.modTime });
+    files.push({ path: pathOf(store, o.key), size: o.size, modTime: o.modTime });
   }
-  return out;
+  return { files, reachedEnd: false };
+}
+
+/** The immediate child (a key prefix ending in '/') of `prefix` that `key` lies in, or undefined for a file. */
+function childOf(prefix: string, key: string): string | undefined {
+  const cut = key.indexOf('/', prefix.length);
+  return cut < 0 ? undefined : key.slice(0, cut + 1);
+}
+
+/**
+ * Cuts what is left of `range` after `resumeAfter` into at most `tuning.maxRanges` ranges at child
+ * directory boundaries. How many depends on the key density seen in the first page: ranges of fewer
+ * than `minKeysPerRange` keys would cost more requests than they save time. A range whose only
+ * child is one directory (blobs/ holds only sha256/) is split one level further.
+ */
+async function split(
+  store: ObjectStore,
+  range: Range,
+  resumeAfter: string,
+  firstPage: readonly ObjectEntry[],
+  options: WalkOptions,
+  tuning: ObjectWalkTuning,
+  depth = 1,
+): Promise<Range[]> {
+  const dirs: string[] = [];
+  let files = 0;
+  let token: string | undefined;
+  do {
+    const page = await store.listPage({
+      prefix: range.prefix,
+      delimiter: true,
+      token,
+      signal: options.signal,
+    });
+    for (const p of page.prefixes)
+      if (compareBytewise(p, resumeAfter) > 0 || resumeAfter.startsWith(p)) dirs.push(p);
+    for (const o of page.objects) if (compareBytewise(o.key, resumeAfter) > 0) files++;
+    token = page.nextToken;
+  } while (token !== undefined);
+  dirs.sort(compareBytewise);
+  const whole: Range = { prefix: range.prefix, startAfter: resumeAfter, end: range.end };
+  if (dirs.length === 1 && files === 0 && depth < tuning.maxSplitDepth) {
+    const only = dirs[0]!;
+    // Below `only` the ranges' own prune checks start one level down: check `only` itself here.
+    if (!resumeAfter.startsWith(only) && options.prune?.(pathOf(store, only))) return [];
+    return split(store, { prefix: only, end: range.end }, resumeAfter, firstPage, options, tuning, depth + 1);
+  }
+  // Density: keys per child in the first page (which ended at resumeAfter).
+  const seen = new Set(firstPage.map((o) => childOf(range.prefix, o.key)).filter((c) => c !== undefined));
+  const perChild = firstPage.length / Math.max(1, seen.size);
+  const estimate = perChild * dirs.length;
+  const count = Math.min(
+    tuning.maxRanges,
+    dirs.length,
+    Math.max(1, Math.ceil(estimate / tuning.minKeysPerRange)),
+  );
+  if (count <= 1) return [whole];
+  // Boundaries at evenly spaced child directories after the one resumeAfter lies in.
+  const later = dirs.filter((d) => !resumeAfter.startsWith(d));
+  const bounds: string[] = [];
+  for (let i = 1; i < count; i++) {
+    const b = later[Math.floor((i * later.length) / count)];
+    if (b !== undefined && b !== bounds[bounds.length - 1]) bounds.push(b);
+  }
+  const ranges: Range[] = [];
+  let lower = resumeAfter;
+  for (const b of bounds) {
+    ranges.push({ prefix: range.prefix, startAfter: lower, end: b });
+    // Keys >= b: startAfter b itself only excludes a "b" directory-marker object, never a file.
+    lower = b;
+  }
+  ranges.push({ prefix: range.prefix, startAfter: lower, end: range.end });
+  return ranges;
 }
 
 /** Pulls from a generator ahead of its consumer, at most `depth` items buffered. */
@@ -209,48 +298,6 @@ class Prefetch<T> {
   }
 }
 
-/** Splits what is left of `range` after `resumeAfter` by its immediate children. */
-async function split(
-  store: ObjectStore,
-  range: Range,
-  resumeAfter: string | undefined,
-  options: WalkOptions,
-): Promise<Segment[]> {
-  const dirs: string[] = [];
-  const files: ObjectEntry[] = [];
-  let token: string | undefined;
-  do {
-    const page = await store.listPage({
-      prefix: range.prefix,
-      delimiter: true,
-      token,
-      signal: options.signal,
-    });
-    dirs.push(...page.prefixes);
-    files.push(...page.objects);
-    token = page.nextToken;
-  } while (token !== undefined);
-  const children: Array<{ key: string; dir: boolean; entry?: ObjectEntry }> = [
-    ...dirs.map((key) => ({ key, dir: true })),
-    ...files.map((entry) => ({ key: entry.key, dir: false, entry })),
-  ].sort((a, b) => compareBytewise(a.key, b.key));
-  const segments: Segment[] = [];
-  for (const child of children) {
-    if (!child.dir) {
-      if (resumeAfter !== undefined && compareBytewise(child.key, resumeAfter) <= 0) continue;
-      if (child.key.endsWith('/')) continue;
-      const e = child.entry!;
-      segments.push({ file: { path: pathOf(store, e.key), size: e.size, modTime: e.modTime } });
-      continue;
-    }
-    const within = resumeAfter !== undefined && resumeAfter.startsWith(child.key);
-    if (resumeAfter !== undefined && !within && compareBytewise(child.key, resumeAfter) <= 0) continue;
-    if (options.prune?.(pathOf(store, child.key))) continue;
-    segments.push({ range: within ? { prefix: child.key, startAfter: resumeAfter } : { prefix: child.key } });
-  }
-  return segments;
-}
-
 /**
  * Every object below directory `prefix` in bytewise key order, as FileInfo. The first page is listed
  * serially (a small walk costs one request); if more follow, the rest is split into ranges.
@@ -279,46 +326,25 @@ export async function* walkObjects(
     }
     return;
   }
-  yield* filePage(store, page, startAfter, inference);
+  yield* filePage(store, page, startAfter, undefined, inference).files;
   const last = page.objects[page.objects.length - 1]!.key;
   const resumeAfter =
     inference.skipPrefix !== undefined && last.startsWith(inference.skipPrefix)
       ? inference.skipPrefix + PAST
       : last;
-
-  let segments = await split(store, { prefix: base }, resumeAfter, options);
-  // A lone range (blobs/ has only sha256/) is split one level further, a bounded number of times.
-  for (let depth = 1; depth < tuning.maxSplitDepth; depth++) {
-    const ranges = segments.filter((s): s is { range: Range } => 'range' in s);
-    if (ranges.length !== 1) break;
-    const only = ranges[0]!.range;
-    const at = segments.findIndex((s) => 'range' in s);
-    const inner = await split(store, only, only.startAfter ?? resumeAfter, options);
-    segments = [...segments.slice(0, at), ...inner, ...segments.slice(at + 1)];
-  }
+  const ranges = await split(store, { prefix: base }, resumeAfter, page.objects, options, tuning);
 
   // Ranges start in order, at most rangeConcurrency at a time, each buffering a few pages.
-  const started: Array<Prefetch<FileInfo[]> | undefined> = segments.map(() => undefined);
+  const started: Array<Prefetch<FileInfo[]> | undefined> = ranges.map(() => undefined);
   let nextToStart = 0;
-  const startMore = (from: number): void => {
-    let running = 0;
-    for (let i = from; i < segments.length && running < tuning.rangeConcurrency; i++) {
-      const seg = segments[i]!;
-      if (!('range' in seg)) continue;
-      running++;
-      if (i >= nextToStart) {
-        started[i] = new Prefetch(rangePages(store, seg.range, options), tuning.pagesAhead);
-        nextToStart = i + 1;
-      }
+  for (let i = 0; i < ranges.length; i++) {
+    while (nextToStart < ranges.length && nextToStart < i + tuning.rangeConcurrency) {
+      started[nextToStart] = new Prefetch(
+        rangePages(store, ranges[nextToStart]!, options),
+        tuning.pagesAhead,
+      );
+      nextToStart++;
     }
-  };
-  for (let i = 0; i < segments.length; i++) {
-    const seg = segments[i]!;
-    if ('file' in seg) {
-      yield seg.file;
-      continue;
-    }
-    startMore(i);
     for await (const files of started[i]!.items()) yield* files;
     started[i] = undefined;
   }

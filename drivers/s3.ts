@@ -29,6 +29,7 @@ import type {
 } from './driver.js';
 import { ContentTooLargeError, PathNotFoundError, type StorageError } from './errors.js';
 import {
+  DEFAULT_WALK_TUNING,
   dirKeyOf,
   keyOf,
   pathOf,
@@ -36,6 +37,7 @@ import {
   type ListPage,
   type ListQuery,
   type ObjectStore,
+  type ObjectWalkTuning,
 } from './object-walk.js';
 import { compareBytewise, validatePath } from './paths.js';
 import { isNetworkError, mapBounded, RequestRunner, type RetryPolicy } from './requests.js';
@@ -62,7 +64,8 @@ export interface S3DriverOptions {
   readonly maxRetries?: number;
   readonly concurrency: number;
   readonly retry?: Partial<RetryPolicy>;
-  readonly walkRangeConcurrency?: number;
+  /** Overrides of the ranged-walk tuning (object-walk.ts). */
+  readonly walkTuning?: Partial<ObjectWalkTuning>;
   readonly logger?: Logger;
 }
 
@@ -124,7 +127,7 @@ export class S3Driver implements StorageDriver, ObjectStore {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly runner: RequestRunner;
-  private readonly rangeConcurrency: number;
+  private readonly walkTuning: ObjectWalkTuning;
 
   constructor(opts: S3DriverOptions) {
     this.name = opts.name;
@@ -167,7 +170,11 @@ export class S3Driver implements StorageDriver, ObjectStore {
           ? new PathNotFoundError(path, this.name, { cause: err })
           : undefined,
     });
-    this.rangeConcurrency = Math.max(1, Math.min(opts.walkRangeConcurrency ?? 8, opts.concurrency));
+    this.walkTuning = {
+      ...DEFAULT_WALK_TUNING,
+      rangeConcurrency: Math.min(DEFAULT_WALK_TUNING.rangeConcurrency, opts.concurrency),
+      ...opts.walkTuning,
+    };
   }
 
   requestCounts(): RequestCounts {
@@ -257,11 +264,7 @@ export class S3Driver implements StorageDriver, ObjectStore {
 
   walk(prefix: string, options: WalkOptions = {}): AsyncIterable<FileInfo> {
     validatePath(prefix, this.name);
-    return walkObjects(this, prefix, options, {
-      rangeConcurrency: this.rangeConcurrency,
-      pagesAhead: 2,
-      maxSplitDepth: 3,
-    });
+    return walkObjects(this, prefix, options, this.walkTuning);
   }
 
   async getContent(path: string, options: GetContentOptions): Promise<Buffer> {

@@ -145,7 +145,7 @@ function print(results: Result[], baseline: Result): void {
     r === baseline ? '1.00' : r.files === baseline.files ? (r.seconds / baseline.seconds).toFixed(2) : '-',
     r.requests ?? '',
   ]);
-  const head = ['run', 'files', 'seconds', 'files/s', 'MB/s', 'x cat', 'requests'];
+  const head = ['run', 'files', 'seconds', 'files/s', 'MB/s', `x ${baseline.name.split(' ')[0]}`, 'requests'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   console.log(line(head));

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StorageDriver, WalkOptions } from '../../drivers/driver.js';
 import { GcsDriver } from '../../drivers/gcs.js';
+import type { ObjectWalkTuning } from '../../drivers/object-walk.js';
 import { S3Driver } from '../../drivers/s3.js';
 import { listTree, loadTreeIntoGcs, uploadTreeToS3, type TreeFile } from '../helpers/driver-backends.js';
 import { faults, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
@@ -51,7 +52,11 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-function makeDriver(kind: 's3' | 'gcs', ranges: number): StorageDriver {
+function makeDriver(
+  kind: 's3' | 'gcs',
+  ranges: number,
+  tuning: Partial<ObjectWalkTuning> = {},
+): StorageDriver {
   return kind === 's3'
     ? new S3Driver({
         name: 's3aws',
@@ -63,14 +68,14 @@ function makeDriver(kind: 's3' | 'gcs', ranges: number): StorageDriver {
         rootDirectory: '/counts',
         maxRequestsPerSecond: 0,
         concurrency: 8,
-        walkRangeConcurrency: ranges,
+        walkTuning: { rangeConcurrency: ranges, minKeysPerRange: 1000, ...tuning },
       })
     : new GcsDriver({
         bucket: 'counts',
         rootDirectory: 'counts',
         endpoint: proxies.gcs.url,
         concurrency: 8,
-        walkRangeConcurrency: ranges,
+        walkTuning: { rangeConcurrency: ranges, minKeysPerRange: 1000, ...tuning },
       });
 }
 
@@ -93,13 +98,15 @@ describe.each(['s3', 'gcs'] as const)('%s list requests', (kind) => {
     await d.close();
   });
 
-  it('a ranged walk costs the first page, one range listing, and ceil(n/1000) per range', async () => {
+  it('a ranged walk costs the first page, one delimiter listing, and ceil(n/1000) per range', async () => {
     proxies[kind].reset();
     const d = makeDriver(kind, 4);
     const paths = await walkPaths(d, REPOS);
     expect(paths).toEqual(tree.map((f) => f.path));
-    // Page one holds team0's first 1,000 keys; the rest of team0 is one range, team1 and team2 one each.
-    const expected = 1 + 1 + ceil(PER_TEAM - 1000) + ceil(PER_TEAM) + ceil(PER_TEAM);
+    // Page one holds team0's first 1,000 keys. Density (1,000 keys per child seen) makes three ranges cut
+    // at child boundaries: (rest of team0), team1, team2. No page ends exactly on a boundary here,
+    // so each range costs ceil(its keys / 1000).
+    const expected = 1 + 1 + ceil(PER_TEAM - 1000) + (TEAMS - 1) * ceil(PER_TEAM);
     expect(d.requestCounts().list).toBe(expected);
     expect(proxies[kind].requests).toHaveLength(expected);
     // One delimiter listing found the ranges.
@@ -120,19 +127,43 @@ describe.each(['s3', 'gcs'] as const)('%s list requests', (kind) => {
     await d.close();
   });
 
+  it('a walk cut into 32 ranges yields what a serial walk yields, with prune and startAfter', async () => {
+    const layers = `${REPOS}/team1/img/_layers/sha256`;
+    const inTeam1 = tree.filter((f) => f.path.startsWith(`${layers}/`));
+    const startAfter = inTeam1[100]!.path;
+    const prunedDirs = new Set(
+      inTeam1.filter((_, i) => i % 7 === 0).map((f) => f.path.slice(0, f.path.lastIndexOf('/'))),
+    );
+    const prune = (dir: string): boolean => prunedDirs.has(dir);
+    const want = inTeam1
+      .filter((f) => f.path > startAfter && !prunedDirs.has(f.path.slice(0, f.path.lastIndexOf('/'))))
+      .map((f) => f.path);
+    proxies[kind].reset();
+    const many = makeDriver(kind, 8, { minKeysPerRange: 1 });
+    expect(await walkPaths(many, layers, { prune, startAfter })).toEqual(want);
+    expect(await walkPaths(many, layers)).toEqual(inTeam1.map((f) => f.path));
+    const serial = makeDriver(kind, 1);
+    expect(await walkPaths(serial, layers, { prune, startAfter })).toEqual(want);
+    // Per walk: the first page, the delimiter listing of 1,500 children (2 pages), then one request per
+    // range for 1,500 keys in 32 ranges: more than the 2 a serial walk needs, bounded by the ranges.
+    expect(many.requestCounts().list).toBeLessThanOrEqual(2 * (1 + 2 + 32));
+    expect(many.requestCounts().list + serial.requestCounts().list).toBe(proxies[kind].requests.length);
+    await Promise.all([many.close(), serial.close()]);
+  });
+
   it('a small walk is one request, and prune skips a subtree without listing it', async () => {
     proxies[kind].reset();
     const d = makeDriver(kind, 4);
     const one = await walkPaths(d, `${REPOS}/team0/img/_layers/sha256/${tree[0]!.path.split('/')[9]}`);
     expect(one).toEqual([tree[0]!.path]);
     expect(d.requestCounts().list).toBe(1);
-    // Pruning team1 (1,500 keys) during a serial walk restarts the listing past it: team0 takes 2 pages,
-    // the page that reached into team1 is followed by a jump, team2 takes 2 pages.
+    // Pruning team1 (1,500 keys) during a serial walk restarts the listing past it: page 2 ends inside
+    // team1, the next request starts after team1; 4 requests instead of 5.
     const serial = makeDriver(kind, 1);
     proxies[kind].reset();
     const pruned = await walkPaths(serial, REPOS, { prune: (dir) => dir === `${REPOS}/team1` });
     expect(pruned).toEqual(tree.filter((f) => !f.path.startsWith(`${REPOS}/team1/`)).map((f) => f.path));
-    expect(serial.requestCounts().list).toBe(4);
+    expect(serial.requestCounts().list).toBe(ceil(TEAMS * PER_TEAM) - 1);
     expect(serial.requestCounts().list).toBe(proxies[kind].requests.length);
     await Promise.all([d.close(), serial.close()]);
   });
