@@ -1,10 +1,13 @@
 /**
  * openDatabase against the test server: sslmode disable and prefer (the server may or may not offer
- * TLS: prefer must follow what it answers), the PostgreSQL >= 15 check, connection errors that name
- * the server without the password, and the freshDatabase/emptyDatabase helpers.
+ * TLS: prefer must follow what it answers), the PostgreSQL >= 15 check, database.primary, the
+ * connect timeout, idle connections lost, connection errors that name the server without the
+ * password, and the freshDatabase/emptyDatabase helpers.
  */
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, VERSION_TOO_LOW_MESSAGE } from '../../src/db/open.js';
+import { createLogger } from '../../src/log.js';
 import { serverSupportsTls } from '../../src/db/tls.js';
 import { adminConfig, emptyDatabase, freshDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -74,6 +77,71 @@ describe('openDatabase on a configured server', () => {
     );
     expect((err as Error).message).toContain(`database "${fresh.name}"`);
     expect((err as Error).message).not.toContain(password);
+  });
+
+  it('usePrimary connects to database.primary instead of database.host', async () => {
+    const config = { ...fresh.config, host: 'regdb-no-such-host.invalid', primary: fresh.config.host };
+    const db = await openDatabase(config, { usePrimary: true, checkVersion: true });
+    try {
+      expect((await db.pool.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await db.close();
+    }
+    await expect(openDatabase(config)).rejects.toThrow(
+      /^cannot connect to PostgreSQL at regdb-no-such-host\.invalid:/,
+    );
+  });
+
+  it('connecttimeout bounds the wait for a server that accepts but never answers', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const started = performance.now();
+      const err = await openDatabase({
+        ...fresh.config,
+        host: '127.0.0.1',
+        port,
+        sslmode: 'disable',
+        connectTimeoutMs: 700,
+      }).catch((e: unknown) => e as Error);
+      const ms = performance.now() - started;
+      expect((err as Error).message).toMatch(/^cannot connect to PostgreSQL at 127\.0\.0\.1:\d+ .*timeout/i);
+      expect(ms).toBeGreaterThanOrEqual(650);
+      expect(ms).toBeLessThan(10_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
+  it('an idle pooled connection killed by the server is logged, not a crash', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'warn',
+      destination: { stream: { write: (l: string) => lines.push(l) } },
+    });
+    const db = await openDatabase(fresh.config, { logger });
+    try {
+      const { rows } = await db.pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const admin = await openDatabase(adminConfig(fresh.name));
+      try {
+        await admin.pool.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+      } finally {
+        await admin.close();
+      }
+      for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0] as string)).toMatchObject({
+        level: 40,
+        msg: 'an idle PostgreSQL connection failed',
+      });
+      // The pool replaces the connection.
+      expect((await db.pool.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await db.close();
+    }
   });
 
   it('a missing database is reported with its name', async () => {
