@@ -25,8 +25,8 @@ const OUT_OF_SHARED_MEMORY = '53200';
 /** pg_advisory_lock key serialising template builds on one server ("regdbtpl"). */
 const TEMPLATE_LOCK_KEY = 0x7265_6764_6274_706cn;
 const CACHED_PREFIX = 'regdb_tpl_';
-/** Cached templates of other source states older than this are dropped. */
-const STALE_AFTER_MS = 30 * 60_000;
+/** Cached templates of other source states not used for this long are dropped. */
+const STALE_AFTER_MS = 2 * 3600_000;
 
 function sqlStateIn(err: unknown, code: string): boolean {
   for (let e = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
@@ -101,7 +101,10 @@ export async function cachedTemplate(adminUrl: string): Promise<{ name: string; 
         'SELECT datistemplate FROM pg_database WHERE datname = $1',
         [name],
       );
-      if (found.rows[0]?.datistemplate === true) return { name, built: false };
+      if (found.rows[0]?.datistemplate === true) {
+        await markUsed(c, name);
+        return { name, built: false };
+      }
       // Missing, or left half-built by an interrupted run.
       if (found.rows.length > 0) await dropDatabase(c, name);
       await c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
@@ -124,7 +127,13 @@ export async function cachedTemplate(adminUrl: string): Promise<{ name: string; 
   });
 }
 
-/** Drops cached templates of earlier source states, once nobody can still be starting from them. */
+/** The comment holds when a run last took the template, for dropStale(). */
+async function markUsed(c: pg.Client, name: string): Promise<void> {
+  const note = pg.escapeLiteral(`used ${new Date().toISOString()}`);
+  await c.query(`COMMENT ON DATABASE ${pg.escapeIdentifier(name)} IS ${note}`);
+}
+
+/** Drops cached templates of earlier source states that no run has taken for a while. */
 async function dropStale(c: pg.Client, current: string): Promise<void> {
   const { rows } = await c.query<{ datname: string; note: string | null }>(
     `SELECT datname, shobj_description(oid, 'pg_database') AS note FROM pg_database
@@ -132,7 +141,7 @@ async function dropStale(c: pg.Client, current: string): Promise<void> {
     [CACHED_PREFIX, current],
   );
   for (const { datname, note } of rows) {
-    const built = Date.parse((note ?? '').replace(/^built /, ''));
-    if (Number.isNaN(built) || Date.now() - built > STALE_AFTER_MS) await dropDatabase(c, datname);
+    const used = Date.parse((note ?? '').replace(/^(built|used) /, ''));
+    if (Number.isNaN(used) || Date.now() - used > STALE_AFTER_MS) await dropDatabase(c, datname);
   }
 }
