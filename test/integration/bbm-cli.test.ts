@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BbmStatus } from '../../src/bbm/model.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { emptyDatabase } from '../helpers/db.js';
 import {
   INT64_MAX,
   assertContiguous,
@@ -202,5 +203,30 @@ describe('regdb background-migrate', () => {
       `SELECT failure_error_code FROM batched_background_migrations WHERE name = 'mystery'`,
     );
     expect(code.rows[0]).toEqual({ failure_error_code: 3 });
+  });
+});
+
+describe('regdb background-migrate on a database without the schema', () => {
+  it('status, pause and run say to migrate first', async () => {
+    const db = await emptyDatabase();
+    try {
+      const sub = tempDir('bbm-cli-empty');
+      try {
+        const config = writeConfig(sub.path, db.config);
+        const message =
+          'the database has no batched background migration tables (batched_background_migrations): ' +
+          'apply the schema migrations first with "regdb database migrate up"';
+        for (const cmd of ['status', 'pause', 'run']) {
+          const res = await regdb(['background-migrate', cmd, config]);
+          expect(res.code).toBe(1);
+          expect(res.stdout).toBe('');
+          expect(res.stderr).toContain(message);
+        }
+      } finally {
+        sub.cleanup();
+      }
+    } finally {
+      await db.drop();
+    }
   });
 });

@@ -21,6 +21,27 @@ import { SQL, int64, jobFromRow, migrationFromRow, splitTableName, targetSql } f
 const LOCK_NOT_AVAILABLE = '55P03';
 /** SQLSTATE 57014 query_canceled: statement_timeout expired or pg_cancel_backend was called. */
 const QUERY_CANCELED = '57014';
+/** SQLSTATE 42P01 undefined_table: here, the BBM tables themselves (targets are checked first). */
+const UNDEFINED_TABLE = '42P01';
+
+/** Says what to do when the database has not been migrated yet. */
+function explainMissingTables(err: unknown): unknown {
+  if (sqlState(err) !== UNDEFINED_TABLE) return err;
+  return new Error(
+    'the database has no batched background migration tables (batched_background_migrations): ' +
+      'apply the schema migrations first with "regdb database migrate up"',
+    { cause: err },
+  );
+}
+
+/** Runs `fn`, translating a missing BBM table into the message above. */
+async function onBbmTables<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw explainMissingTables(err);
+  }
+}
 
 /** The pool type the BBM functions accept (a `pg.Pool`), so callers outside src/db need not import pg. */
 export type BbmPool = pg.Pool;
@@ -224,7 +245,7 @@ class PgLockSession implements BbmLockSession {
       return result;
     } catch (err) {
       await this.client.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      throw explainMissingTables(err);
     }
   }
 
@@ -283,17 +304,17 @@ export function createBbmStore(pool: BbmPool): BbmStore {
       return new PgLockSession(pool, client);
     },
     async list(): Promise<BbmMigrationSummary[]> {
-      const result = await pool.query(SQL.list);
+      const result = await onBbmTables(() => pool.query(SQL.list));
       return (result.rows as Record<string, unknown>[]).map((row) => ({
         migration: migrationFromRow(row),
         finishedJobs: int64(row.finished_jobs),
       }));
     },
     async pause(): Promise<number> {
-      return (await pool.query(SQL.pause)).rowCount ?? 0;
+      return (await onBbmTables(() => pool.query(SQL.pause))).rowCount ?? 0;
     },
     async resume(): Promise<number> {
-      return (await pool.query(SQL.resume)).rowCount ?? 0;
+      return (await onBbmTables(() => pool.query(SQL.resume))).rowCount ?? 0;
     },
   };
 }
