@@ -225,7 +225,7 @@ export async function runWithStore(store: BbmStore, options: SyncRunOptions = {}
       const outcome = await session.inLockedTransaction(runBatch, { lockTimeoutMs, signal });
       if (outcome.error) throw outcome.error;
       if (outcome.done) {
-        log.info({ ...totals }, 'no more jobs to run');
+        log.debug({ ...totals }, 'no more jobs to run');
         return totals;
       }
       await pause(pauseMin + Math.random() * Math.max(0, pauseMax - pauseMin), signal);
