@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAllMigrations, migrationsDir } from '../../src/db/migration-files.js';
 import { migrateDown, migrateUp } from '../../src/db/migrator.js';
 import { emptyDatabase, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { diffFacts, normalizeFacts, readSchemaFacts, type SchemaFacts } from '../helpers/schema-facts.js';
@@ -202,5 +203,34 @@ describe('migrate up -> down -> up', () => {
              (SELECT count(*)::int FROM gc_review_after_defaults) AS defaults,
              (SELECT count(*)::int FROM batched_background_migrations) AS bbms`);
     expect(seeds.rows[0]).toEqual({ media_types: 103, defaults: 7, bbms: 65 });
+  }, 600_000);
+
+  it('every up section runs again over the complete schema without changing it', async () => {
+    const before = await readSchemaFacts(db.pool);
+    const all = loadAllMigrations(migrationsDir());
+    const client = await db.pool.connect();
+    try {
+      for (const m of [...all.pre, ...all.post]) {
+        await client.query('BEGIN');
+        await client.query(m.up);
+        await client.query('COMMIT');
+      }
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    } finally {
+      client.release();
+    }
+    expectSameFacts(before, await readSchemaFacts(db.pool));
+    // The seeds draw no identity values on a re-run (WHERE NOT EXISTS rather than ON CONFLICT).
+    const ids = await db.pool.query<{ media_types: number; bbms: string; defaults: number }>(`
+      SELECT (SELECT max(id)::int FROM media_types) AS media_types,
+             (SELECT max(id)::text FROM batched_background_migrations) AS bbms,
+             (SELECT count(*)::int FROM gc_review_after_defaults) AS defaults`);
+    expect(ids.rows[0]).toEqual({ media_types: 103, bbms: '65', defaults: 7 });
+    const next = await db.pool.query<{ id: number }>(
+      `INSERT INTO media_types (media_type) VALUES ('application/x.regdb-rerun') RETURNING id`,
+    );
+    expect(next.rows[0]?.id).toBe(104);
   }, 600_000);
 });
