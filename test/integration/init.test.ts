@@ -2,10 +2,14 @@
  * `regdb database init CONFIG` twice (issue 2 §6): the first run creates the role (LOGIN, with its
  * password), the database owned by it and btree_gist in it; the second run changes nothing.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerDatabaseConfig } from '../../src/config/types.js';
+import { startEmbedded, type EmbeddedServer } from '../../src/db/embedded.js';
+import { initDatabaseObjects } from '../../src/db/init.js';
+import { openDatabase } from '../../src/db/open.js';
 import { adminConfig, adminQuery, uniqueName } from '../helpers/db.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -139,5 +143,85 @@ describe('regdb database init', () => {
     expect(res.stderr).toBe(
       `regdb: ${bad}: database.user: required by "database init" (the role to create)\n`,
     );
+  });
+});
+
+describe('initDatabaseObjects on a password-checking server', () => {
+  let dir: string;
+  let server: EmbeddedServer;
+  let admin: ServerDatabaseConfig;
+
+  beforeAll(async () => {
+    // An embedded server of this test's own: scram-sha-256 everywhere, unlike a trust-auth local server.
+    dir = await mkdtemp(join(tmpdir(), 'regdb-init-pw-'));
+    await chmod(dir, 0o755);
+    server = await startEmbedded({
+      kind: 'embedded',
+      dataDir: join(dir, 'pgdata'),
+      port: 0,
+      user: 'postgres',
+      password: 'admin-pw',
+      dbname: 'postgres',
+      pool: {},
+    });
+    admin = {
+      kind: 'server',
+      host: server.host,
+      port: server.port,
+      user: 'postgres',
+      password: 'admin-pw',
+      dbname: 'postgres',
+      sslmode: 'disable',
+      connectTimeoutMs: 5000,
+      pool: {},
+    };
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function canLogIn(password: string): Promise<boolean> {
+    try {
+      const db = await openDatabase({ ...admin, user: 'registry', password, dbname: 'registry' });
+      await db.close();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  it('a changed password in the config is applied; the same one is left alone', async () => {
+    const target = { role: 'registry', dbname: 'registry', password: 'first-pw' };
+    expect(await initDatabaseObjects(admin, target)).toEqual({
+      role: 'created',
+      database: 'created',
+      extension: 'created',
+    });
+    expect(await canLogIn('first-pw')).toBe(true);
+    expect(await initDatabaseObjects(admin, target)).toEqual({
+      role: 'exists',
+      database: 'exists',
+      extension: 'exists',
+    });
+    expect(await initDatabaseObjects(admin, { ...target, password: 'second-pw' })).toEqual({
+      role: 'updated',
+      database: 'exists',
+      extension: 'exists',
+    });
+    expect(await canLogIn('second-pw')).toBe(true);
+    expect(await canLogIn('first-pw')).toBe(false);
+  });
+
+  it('a wrong administrator password fails with the server message and without the password', async () => {
+    const err = (await initDatabaseObjects(
+      { ...admin, password: 'Wrong-Admin-Pw' },
+      { role: 'r', dbname: 'd' },
+    ).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(
+      /^cannot connect to PostgreSQL at 127\.0\.0\.1:\d+ \(database "postgres", user "postgres"\): password authentication failed/,
+    );
+    expect(err.message).not.toContain('Wrong-Admin-Pw');
   });
 });
