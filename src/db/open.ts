@@ -46,6 +46,7 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
+/** pool.maxopen, maxidletime and maxlifetime map onto pg-pool; pg-pool has no cap on idle clients (maxidle). */
 function poolSettings(p: PoolConfig): pg.PoolConfig {
   const out: pg.PoolConfig = { max: p.maxOpen !== undefined && p.maxOpen > 0 ? p.maxOpen : DEFAULT_POOL_MAX };
   if (p.maxIdleTimeMs !== undefined && p.maxIdleTimeMs > 0) out.idleTimeoutMillis = p.maxIdleTimeMs;
