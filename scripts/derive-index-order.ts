@@ -19,6 +19,7 @@
  *   npx tsx scripts/derive-index-order.ts --derive  print VALUES rows for a working order
  */
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 
 const ROOT = new URL('../', import.meta.url);
 const BASELINE = new URL('src/db/migrations/pre/20260101000000_regdb_baseline.sql', ROOT);
@@ -215,6 +216,40 @@ function derive(ref: Reference, entries: Entry[], maxMoves: number): Entry[] | u
   return undefined;
 }
 
+/** Tables whose index listing, for the baseline's current order, differs from the reference's. */
+export function mislistedTables(): string[] {
+  const ref = JSON.parse(readFileSync(REFERENCE, 'utf8')) as Reference;
+  const entries = baselineEntries(readFileSync(BASELINE, 'utf8'));
+  const rows = [...BEFORE, ...entries.map((e) => ({ table: e.table, def: listed(ref, e) })), ...AFTER];
+  return matches(ref, predictListing(rows));
+}
+
+/**
+ * Tables whose trigger listing differs from the reference's: the same sort over the baseline's
+ * CREATE TRIGGER statements in file order, compared by trigger function.
+ */
+export function mislistedTriggerTables(): string[] {
+  const ref = JSON.parse(readFileSync(REFERENCE, 'utf8')) as Reference;
+  const sql = readFileSync(BASELINE, 'utf8');
+  const up = sql.slice(0, sql.indexOf('-- regdb:down'));
+  const created = [
+    ...up.matchAll(
+      /CREATE OR REPLACE TRIGGER \w+\s+[^;]*? ON public\.(\w+)[^;]*?FUNCTION public\.(\w+)\(\)/g,
+    ),
+  ];
+  const listing = new Map<string, string[]>();
+  const rows = created.map((m) => ({ table: m[1] as string, fn: m[2] as string }));
+  for (const r of pgQuicksort(rows, (x, y) => bytewise(x.table, y.table))) {
+    listing.set(r.table, [...(listing.get(r.table) ?? []), r.fn]);
+  }
+  const bad: string[] = [];
+  for (const [table, t] of Object.entries(ref.tables)) {
+    const expected = t.triggers.map((d) => /FUNCTION (\w+)\(\)/.exec(d)?.[1]);
+    if (JSON.stringify(listing.get(table) ?? []) !== JSON.stringify(expected)) bad.push(table);
+  }
+  return bad;
+}
+
 function main(): void {
   const ref = JSON.parse(readFileSync(REFERENCE, 'utf8')) as Reference;
   const entries = baselineEntries(readFileSync(BASELINE, 'utf8'));
@@ -226,14 +261,19 @@ function main(): void {
     );
     return;
   }
-  const rows = [...BEFORE, ...entries.map((e) => ({ table: e.table, def: listed(ref, e) })), ...AFTER];
-  const bad = matches(ref, predictListing(rows));
+  const bad = mislistedTables();
+  const badTriggers = mislistedTriggerTables();
   console.log(
     bad.length === 0
       ? `the baseline's ${entries.length} keys and indexes list exactly as the reference's`
-      : `listed differently from the reference: ${bad.join(', ')}`,
+      : `indexes listed differently from the reference: ${bad.join(', ')}`,
   );
-  if (bad.length > 0) process.exitCode = 1;
+  console.log(
+    badTriggers.length === 0
+      ? `the baseline's triggers list exactly as the reference's`
+      : `triggers listed differently from the reference: ${badTriggers.join(', ')}`,
+  );
+  if (bad.length > 0 || badTriggers.length > 0) process.exitCode = 1;
 }
 
-main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAllMigrations, migrationsDir } from '../../src/db/migration-files.js';
 import { migrateDown, migrateUp } from '../../src/db/migrator.js';
+import { mislistedTables, mislistedTriggerTables } from '../../scripts/derive-index-order.js';
 import { emptyDatabase, freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { diffFacts, normalizeFacts, readSchemaFacts, type SchemaFacts } from '../helpers/schema-facts.js';
 
@@ -47,6 +48,18 @@ function expectSameFacts(expected: SchemaFacts, actual: SchemaFacts): void {
   const differences = diffFacts(expected, actual);
   expect(differences, `schema facts differ:\n${differences.join('\n')}`).toEqual([]);
 }
+
+describe('listing order of keys, indexes and triggers', () => {
+  // The reference tool lists them in physical catalog order after an unstable sort (see
+  // scripts/derive-index-order.ts); the baseline creates them in an order that reproduces its lists.
+  it('the baseline creates keys and indexes in an order the reference tool lists as GitLab’s', () => {
+    expect(mislistedTables()).toEqual([]);
+  });
+
+  it('the baseline creates triggers in an order the reference tool lists as GitLab’s', () => {
+    expect(mislistedTriggerTables()).toEqual([]);
+  });
+});
 
 describe('freshly migrated database', () => {
   let db: TestDatabase;
