@@ -25,7 +25,8 @@ export function buildProgram(): Command {
     )
     .version(packageVersion(), '-V, --version')
     .addOption(
-      new Option('--log-level <level>', 'trace, debug, info, warn, error or silent')
+      new Option('--log-level <level>', 'log level')
+        .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
         .default('info')
         .env('REGDB_LOG_LEVEL'),
     )
