@@ -125,8 +125,8 @@ function registerUp(migrate: Command): void {
           throw migrationFailure(err);
         }
         if (flags.dryRun) return;
-        // The baseline counts as one migration: the GitLab IDs it records are bookkeeping for
-        // GitLab's registry, not migrations regdb ran (README "Migrations").
+        // regdb's own migration files (each baseline file once): the GitLab IDs the baseline
+        // records are bookkeeping for GitLab's registry, not migrations that ran (README).
         out(
           `OK: applied ${result.applied.pre} pre-deployment migration(s), ` +
             `${result.applied.post} post-deployment migration(s) and ` +

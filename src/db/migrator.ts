@@ -46,7 +46,7 @@ export interface MigrateOptions extends LimitOptions {
 
 export interface UpResult {
   readonly plan: Record<MigrationKind, string[]>;
-  /** regdb migrations applied; the baseline counts once (not the GitLab IDs it records). */
+  /** regdb migration files applied, each baseline file once; not the GitLab IDs the baseline records. */
   readonly applied: Record<MigrationKind, number>;
   /** Background migrations the sync runner finished (spec §5.4). */
   readonly backgroundMigrations: number;
