@@ -42,6 +42,11 @@ describe('regdb CLI', () => {
     const badPort = await runCli(['database', 'init', '--admin-port', 'abc', 'x.yml']);
     expect(badPort.code).toBe(2);
     expect(badPort.stderr).toMatch(/option '--admin-port <port>' argument 'abc' is invalid/);
+    const badLevel = await runCli(['--log-level', 'loud', 'database', 'init', 'x.yml']);
+    expect(badLevel.code).toBe(2);
+    expect(badLevel.stderr).toMatch(
+      /^error: option '--log-level <level>' argument 'loud' is invalid\. Allowed choices are trace, /,
+    );
   });
 
   it('no config path: "configuration path unspecified", exit 2', async () => {
