@@ -153,7 +153,9 @@ async function withStartLock<T>(dataDir: string, fn: () => Promise<T>): Promise<
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''));
-      if (owner > 0 && !pidAlive(owner)) {
+      const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
+      // A dead owner, or one that died between mkdir and writing its pid.
+      if ((owner > 0 && !pidAlive(owner)) || (!(owner > 0) && age > 10_000)) {
         await rm(lock, { recursive: true, force: true });
         continue;
       }
