@@ -111,7 +111,11 @@ describe.each(TREES)('tree %s', (tree) => {
       const got = await collect(d.walk(V2));
       expect(got, d.name).toEqual(want);
     }
-    for (const d of drivers[tree]) expect(await collect(d.walk('/docker')), d.name).toEqual(expectedFiles());
+    // Only in our own temporary tree: other tests may write lockfiles beside v2/ in the committed ones.
+    if (tree === 'edge') {
+      for (const d of drivers[tree])
+        expect(await collect(d.walk('/docker')), d.name).toEqual(expectedFiles());
+    }
   });
 
   it('prunes subtrees', async () => {
