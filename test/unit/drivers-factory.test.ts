@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { createDriver } from '../../drivers/factory.js';
+import { ConfigError } from '../../src/errors.js';
+
+describe('createDriver', () => {
+  it('names S3 drivers as GitLab records them (spec §2.14)', async () => {
+    for (const [key, name] of [
+      ['s3', 's3aws'],
+      ['s3aws', 's3aws'],
+      ['s3_v2', 's3_v2'],
+    ] as const) {
+      const d = await createDriver({ driver: 's3', key, parameters: { bucket: 'b', region: 'eu-west-1' } });
+      expect(d.name).toBe(name);
+      await d.close();
+    }
+    const g = await createDriver({
+      driver: 'gcs',
+      key: 'gcs',
+      parameters: { bucket: 'b', endpoint: 'http://127.0.0.1:1' },
+    });
+    expect(g.name).toBe('gcs');
+    await g.close();
+  });
+
+  it('refuses incomplete or contradictory parameters with a message naming the key', async () => {
+    await expect(createDriver({ driver: 's3', key: 's3', parameters: { region: 'x' } })).rejects.toThrow(
+      new ConfigError('storage.s3.bucket is required'),
+    );
+    await expect(createDriver({ driver: 's3', key: 's3aws', parameters: { bucket: 'b' } })).rejects.toThrow(
+      'storage.s3aws.region is required',
+    );
+    await expect(
+      createDriver({
+        driver: 's3',
+        key: 's3',
+        parameters: { bucket: 'b', region: 'x', secure: 'sometimes' },
+      }),
+    ).rejects.toThrow('storage.s3.secure must be true or false');
+    await expect(
+      createDriver({ driver: 's3', key: 's3', parameters: { bucket: 'b', region: 'x', maxretries: -1 } }),
+    ).rejects.toThrow('storage.s3.maxretries must be an integer >= 0');
+    await expect(
+      createDriver({
+        driver: 'gcs',
+        key: 'gcs',
+        parameters: { bucket: 'b', keyfile: '/k.json', credentials: { type: 'x' } },
+      }),
+    ).rejects.toThrow(ConfigError);
+  });
+
+  it('accepts env-style strings for booleans and numbers, and a region-less custom endpoint', async () => {
+    const d = await createDriver({
+      driver: 's3',
+      key: 's3',
+      parameters: {
+        bucket: 'b',
+        regionendpoint: 'minio:9000',
+        secure: 'false',
+        pathstyle: 'true',
+        maxretries: '2',
+      },
+    });
+    expect(d.name).toBe('s3aws');
+    await d.close();
+  });
+});
