@@ -2,7 +2,7 @@
  * `npm run bench`: imports the default synthetic corpus into a fresh database and prints wall time
  * per step, tags/s, rows/s, peak RSS, storage requests and the limit ratio (issue 5 §5).
  *
- *   npm run bench -- [--scale N] [--seed N] [--driver filesystem|s3] [--runner dist|tsx] [--json]
+ *   npm run bench -- [--scale N] [--seed N] [--driver filesystem|s3] [--runner auto|dist|tsx] [--json]
  *                    [--cache DIR] [--keep] [--repositories N --tags N --layer-refs N --shared-layers N]
  *                    [-- extra import flags]
  *
@@ -35,7 +35,7 @@ const DEFAULT_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 interface Options {
   params: CorpusParams;
   driver: 'filesystem' | 's3';
-  runner: 'dist' | 'tsx';
+  runner: 'auto' | 'dist' | 'tsx';
   json: boolean;
   keep: boolean;
   cache: string;
@@ -53,7 +53,7 @@ function parseOptions(argv: string[]): Options {
       scale: { type: 'string', default: '1' },
       seed: { type: 'string', default: String(DEFAULT_PARAMS.seed) },
       driver: { type: 'string', default: 'filesystem' },
-      runner: { type: 'string', default: 'dist' },
+      runner: { type: 'string', default: 'auto' },
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       cache: { type: 'string' },
@@ -74,8 +74,8 @@ function parseOptions(argv: string[]): Options {
   if (values.driver !== 'filesystem' && values.driver !== 's3') {
     throw new Error(`--driver must be filesystem or s3, got "${values.driver}".`);
   }
-  if (values.runner !== 'dist' && values.runner !== 'tsx') {
-    throw new Error(`--runner must be dist or tsx, got "${values.runner}".`);
+  if (values.runner !== 'auto' && values.runner !== 'dist' && values.runner !== 'tsx') {
+    throw new Error(`--runner must be auto, dist or tsx, got "${values.runner}".`);
   }
   return {
     params: scaleParams(
@@ -124,7 +124,7 @@ function databaseYaml(url: string): string {
 }
 
 function regdbCommand(runner: Options['runner']): string[] {
-  return runner === 'dist'
+  return runner !== 'tsx'
     ? [join(ROOT, 'dist/src/cli/main.js')]
     : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 }
@@ -176,10 +176,19 @@ async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   mkdirSync(opts.cache, { recursive: true });
   const c = corpus(opts);
-  if (opts.runner === 'dist') {
+  if (opts.runner !== 'tsx') {
+    // The compiled CLI is what users run: no transpiler in the process (its memory counts in peak RSS).
     say('npm run build');
-    const b = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-    if (b.status !== 0) throw new Error('npm run build failed; fix the build or use --runner tsx.');
+    const b = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, encoding: 'utf8' });
+    if (b.status !== 0) {
+      const why = b.stdout.slice(-3000);
+      if (opts.runner === 'dist')
+        throw new Error(`npm run build failed; fix it or use --runner tsx:\n${why}`);
+      say(`npm run build failed, running the import from source with tsx instead:\n${why}`);
+      opts.runner = 'tsx';
+    } else {
+      opts.runner = 'dist';
+    }
   }
   const work = mkdtempSync(join(tmpdir(), 'regdb-bench-run-'));
   const tag = `regdb_bench_${process.pid}`;

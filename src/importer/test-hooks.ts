@@ -2,7 +2,8 @@
  * Crash points for the kill tests (issue 5 §4, test/integration/import-kill.test.ts). With
  * `REGDB_TEST_KILL_AT=<point>:<step>[@<n>]` the process SIGKILLs itself the n-th time (default the
  * first) it reaches `<point>` while writing step `<step>`; unset, every call is a cheap no-op.
- * Points: `copy` (a COPY has sent data but not finished), `merge` (between merge statements),
+ * Points: `copy` (a COPY has sent data but not finished; COPYs with no rows send none and do not
+ * count), `merge` (between merge statements),
  * `before-commit`, `after-commit` (a batch and its checkpoints are committed), `step-finished`.
  */
 export type KillPointName = 'copy' | 'merge' | 'before-commit' | 'after-commit' | 'step-finished';

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { TestDatabase } from '../helpers/db.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { dumpTables, type Dump } from '../helpers/golden.js';
@@ -85,9 +86,19 @@ export function runImportProcess(
   });
 }
 
-/** Every table the import writes, normalised (test/helpers/golden.ts). */
-export function importDump(db: TestDatabase): Promise<Dump> {
-  return dumpTables(db.pool);
+/**
+ * Every table the import writes, normalised (test/helpers/golden.ts). On its own connection with JIT
+ * off: the dump's correlated subqueries over 64 partitions of unanalysed tables make PostgreSQL JIT-
+ * compile hundreds of functions per query (minutes for a small tree instead of a second).
+ */
+export async function importDump(db: TestDatabase): Promise<Dump> {
+  const pool = new pg.Pool({ connectionString: db.url, options: '-c jit=off', max: 1 });
+  pool.on('error', () => undefined);
+  try {
+    return await dumpTables(pool);
+  } finally {
+    await pool.end();
+  }
 }
 
 export function describeRun(r: ImportRun): string {

@@ -50,7 +50,7 @@ describe('an import killed with SIGKILL and rerun', () => {
     ['inside a COPY of step one', 'copy:1@3'],
     ['between merge statements of step one', 'merge:1@2'],
     ['right after a checkpoint commit of step one', 'after-commit:1@2'],
-    ['inside a COPY of step two', 'copy:2@9'],
+    ['inside a COPY of step two', 'copy:2@3'],
     ['before the commit of a step-two batch', 'before-commit:2@3'],
     ['between steps two and three', 'step-finished:2'],
     ['between merge statements of step three', 'merge:3@1'],
@@ -62,7 +62,9 @@ describe('an import killed with SIGKILL and rerun', () => {
       expect(killed.signal, describeRun(killed)).toBe('SIGKILL');
       const rerun = await runImportProcess(config, ARGS, work);
       expect(rerun.code, describeRun(rerun)).toBe(0);
-      expect(await importDump(db)).toEqual(reference);
+      const dump = await importDump(db);
+      // Table by table, so a failure names every table that differs.
+      for (const table of Object.keys(reference)) expect.soft(dump[table], table).toEqual(reference[table]);
     } finally {
       await db.drop();
     }
