@@ -22,7 +22,9 @@ for (const [name, version] of Object.entries(rollupPkg.optionalDependencies ?? {
   lock.packages[key] = entry;
   added++;
 }
-const keys = Object.keys(lock.packages).sort((a, b) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+const keys = Object.keys(lock.packages).sort((a, b) =>
+  a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0,
+);
 lock.packages = Object.fromEntries(keys.map((k) => [k, lock.packages[k]]));
 writeFileSync(file, JSON.stringify(lock, null, 2) + '\n');
 console.log(`added ${added} platform entries to ${file}`);
