@@ -241,6 +241,35 @@ describe('GC tracking triggers (spec §3.3)', () => {
     expect(links.rowCount).toBe(0);
   });
 
+  it('deletes a subject with its referrers, a tagged manifest and a list in one statement each', async () => {
+    // The cascades reach manifests already gone in the same statement: nothing is queued for them.
+    const subject = await manifest('subject-cascade');
+    const referrer = await manifest('referrer-cascade', { subject: subject.id });
+    await db.pool.query('DELETE FROM manifests WHERE id = $1 AND repository_id = $2', [subject.id, repo]);
+    const gone = await db.pool.query('SELECT 1 FROM manifests WHERE id = ANY($1::bigint[])', [
+      [subject.id, referrer.id],
+    ]);
+    expect(gone.rowCount).toBe(0);
+    expect(await manifestQueue(subject.id)).toBeUndefined();
+
+    const tagged = await manifest('tagged-cascade');
+    await db.pool.query(
+      `INSERT INTO tags (top_level_namespace_id, repository_id, manifest_id, name) VALUES ($1, $2, $3, 'cascade')`,
+      [ns, repo, tagged.id],
+    );
+    await db.pool.query('DELETE FROM manifests WHERE id = $1 AND repository_id = $2', [tagged.id, repo]);
+    expect(await manifestQueue(tagged.id)).toBeUndefined();
+
+    const child = await manifest('child-cascade');
+    const list = await manifest('list-cascade', { mediaType: OCI_INDEX });
+    await db.pool.query(
+      `INSERT INTO manifest_references (top_level_namespace_id, repository_id, parent_id, child_id) VALUES ($1, $2, $3, $4)`,
+      [ns, repo, list.id, child.id],
+    );
+    await db.pool.query('DELETE FROM manifests WHERE id = $1 AND repository_id = $2', [list.id, repo]);
+    expect((await manifestQueue(child.id))?.event).toBe('manifest_list_delete');
+  });
+
   it('deletes a whole repository in one statement, queueing the shared blobs', async () => {
     const n = await db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM manifests WHERE repository_id = $1`,
