@@ -42,6 +42,7 @@ export async function importBlobs(
     finished = [];
     await writing;
     writing = ctx.writer.write(batch).then((ins) => ctx.report.addInserted(ins));
+    writing.catch(() => undefined); // awaited by the next flush
   };
 
   try {

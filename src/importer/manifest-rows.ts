@@ -1,8 +1,11 @@
 /**
  * Rows for one manifest and what it pulls in, in GitLab's order (spec §2.6-2.8): config blob and
  * link, then each distributable layer (access check, blob, link), then the manifest row, then the
- * layer rows; lists get their row first, then each child and its reference. Rows already emitted
- * stay when a later step skips the manifest, as GitLab's writes do.
+ * layer rows; lists get their row first, then each child and its reference.
+ *
+ * A skipped manifest leaves no rows (regdb): GitLab keeps the blob, link and list rows it wrote
+ * before the skip, and step two later tags such a partial list. A list child that is missing, broken,
+ * empty or schema 1 is skipped alone; any other child failure skips the whole list (spec §1.9).
  */
 import { formatDigest, parseDigest, type Digest } from '../registry/digest.js';
 import { blobDataPath, layerLinkPath, manifestRevisionLinkPath, repositoryPath } from '../registry/paths.js';
@@ -29,6 +32,23 @@ const NULL_PAYLOAD = Buffer.from('null');
 
 /** Thrown inside one manifest's import to stop it; carries the skip already recorded. */
 class ManifestSkipped extends Error {}
+
+/** Child fetch failures that skip only the child; GitLab skips the list child and goes on (§2.7). */
+const SOFT_CHILD_SKIPS: ReadonlySet<string> = new Set([
+  'manifest-unknown-revision',
+  'manifest-link-broken',
+  'manifest-empty',
+  'schema1',
+  'unknown-schema-version',
+]);
+
+interface Snapshot {
+  readonly blobs: number;
+  readonly repositoryBlobs: number;
+  readonly manifests: number;
+  readonly layers: number;
+  readonly references: number;
+}
 
 /** Can `media_types` hold this value? (CHECKs: char_length <= 255, length(trim(x)) > 0). */
 export function storableMediaType(mt: string): boolean {
@@ -87,38 +107,71 @@ export class RepositoryRowBuilder {
     const fetched = this.fetch(digest);
     if ('reason' in fetched) return fetched;
     const { payload, manifest } = fetched;
+    const snap = this.snapshot();
     try {
       if (manifest.kind === 'list') this.importList(digest, payload, manifest);
       else this.importImage(digest, payload, manifest);
       return null;
     } catch (err) {
-      if (err instanceof ManifestSkipped) return this.skips[this.skips.length - 1]!;
-      throw err;
+      if (!(err instanceof ManifestSkipped)) throw err;
+      this.restore(snap);
+      return this.skips[this.skips.length - 1]!;
+    }
+  }
+
+  private snapshot(): Snapshot {
+    return {
+      blobs: this.blobs.length,
+      repositoryBlobs: this.repositoryBlobs.length,
+      manifests: this.manifests.length,
+      layers: this.layers.length,
+      references: this.references.length,
+    };
+  }
+
+  /** Drops rows emitted since `snap` (each was new to its de-duplication set). */
+  private restore(snap: Snapshot): void {
+    for (const b of this.blobs.splice(snap.blobs)) this.blobSeen.delete(formatDigest(b.digest));
+    for (const d of this.repositoryBlobs.splice(snap.repositoryBlobs)) this.linkSeen.delete(formatDigest(d));
+    this.manifests.splice(snap.manifests).forEach((m, i) => {
+      this.present.delete(formatDigest(m.digest));
+      this.subjects.delete(snap.manifests + i);
+    });
+    this.layers.splice(snap.layers);
+    for (const r of this.references.splice(snap.references)) {
+      this.referenceSeen.delete(`${formatDigest(r.parentDigest)}>${formatDigest(r.childDigest)}`);
     }
   }
 
   /** Fetch result for `digest`: the parsed manifest, or the recorded skip (spec §1.5, §1.9). */
   private fetch(digest: Digest): { payload: Buffer; manifest: ImageManifest | ManifestList } | SkipRecord {
+    const r = this.lookup(digest);
+    if ('reason' in r) return this.skip(r.reason, r.path, r.message, { digest: formatDigest(digest) });
+    return r;
+  }
+
+  private lookup(
+    digest: Digest,
+  ):
+    | { payload: Buffer; manifest: ImageManifest | ManifestList }
+    | { reason: SkipReason; path: string; message: string } {
     const key = formatDigest(digest);
     const path = manifestRevisionLinkPath(this.facts.path, digest);
     const f = this.facts.manifests.get(key) ?? { kind: 'missing' as const };
     switch (f.kind) {
       case 'missing':
-        return this.skip('manifest-unknown-revision', path, 'unknown manifest revision, skipping', {
-          digest: key,
-        });
+        return { reason: 'manifest-unknown-revision', path, message: 'unknown manifest revision, skipping' };
       case 'broken-link':
-        return this.skip(digestFaultReason(f.link.reason, 'manifest-link'), path, f.link.message, {
-          digest: key,
-        });
+        return { reason: digestFaultReason(f.link.reason, 'manifest-link'), path, message: f.link.message };
       case 'too-large':
-        return this.skip('manifest-too-large', blobDataPath(digest), 'storage: read exceeds limit', {
-          digest: key,
-        });
+        return {
+          reason: 'manifest-too-large',
+          path: blobDataPath(digest),
+          message: 'storage: read exceeds limit',
+        };
       case 'payload':
-        if (!f.parsed.ok) {
-          return this.skip(f.parsed.reason, blobDataPath(digest), f.parsed.detail, { digest: key });
-        }
+        if (!f.parsed.ok)
+          return { reason: f.parsed.reason, path: blobDataPath(digest), message: f.parsed.detail };
         return { payload: f.payload, manifest: f.parsed.manifest };
     }
   }
@@ -178,7 +231,7 @@ export class RepositoryRowBuilder {
       accepted.push({
         manifestDigest: digest,
         digest: ld,
-        mediaType: this.layerMediaType(layer, fail),
+        mediaType: this.layerMediaType(layer),
         size: layer.size,
       });
     }
@@ -239,44 +292,38 @@ export class RepositoryRowBuilder {
       subjectDigest: null,
       artifactMediaType: this.artifactType(list.artifactType),
     });
+    const fail = (reason: SkipReason, path: string, message: string, digest: string): never => {
+      this.skip(reason, path, message, { digest });
+      throw new ManifestSkipped(message);
+    };
     for (const entry of list.manifests) {
       const parsed = parseDigest(entry.digest);
       if (!parsed.ok) {
-        this.skip(digestFaultReason(parsed.reason, 'manifest-link'), blobDataPath(digest), parsed.message, {
-          digest: entry.digest,
-        });
+        const reason = digestFaultReason(parsed.reason, 'manifest-link');
+        if (!SOFT_CHILD_SKIPS.has(reason)) fail(reason, blobDataPath(digest), parsed.message, entry.digest);
+        this.skip(reason, blobDataPath(digest), parsed.message, { digest: entry.digest });
         continue;
       }
       const child = parsed.digest;
-      const fetched = this.fetch(child);
-      if ('reason' in fetched) continue;
-      if (fetched.manifest.kind === 'list' || fetched.manifest.nonConformant) {
-        this.skip(
-          'nested-index',
-          blobDataPath(child),
-          `unknown manifest class digest=${formatDigest(child)} repository=${this.facts.path}`,
-          {
-            digest: formatDigest(child),
-          },
-        );
+      const childKey = formatDigest(child);
+      const found = this.lookup(child);
+      if ('reason' in found) {
+        if (!SOFT_CHILD_SKIPS.has(found.reason)) fail(found.reason, found.path, found.message, childKey);
+        this.skip(found.reason, found.path, found.message, { digest: childKey });
         continue;
       }
-      try {
-        this.importImage(child, fetched.payload, fetched.manifest);
-      } catch (err) {
-        if (!(err instanceof ManifestSkipped)) throw err;
-        // errManifestSkip from a child skips the whole list; its row and earlier children stay (§2.7).
-        this.skip(
-          'list-child-skipped',
-          blobDataPath(digest),
-          `skipping manifest list import: child ${formatDigest(child)} was skipped`,
-          {
-            digest: key,
-          },
+      if (found.manifest.kind === 'list' || found.manifest.nonConformant) {
+        fail(
+          'nested-index',
+          blobDataPath(child),
+          `unknown manifest class digest=${childKey} repository=${this.facts.path}`,
+          childKey,
         );
-        throw err;
+        return;
       }
-      const refKey = `${key}>${formatDigest(child)}`;
+      // A child skipped for its config or layers (errManifestSkip) skips the whole list (§2.7).
+      this.importImage(child, found.payload, found.manifest);
+      const refKey = `${key}>${childKey}`;
       if (!this.referenceSeen.has(refKey)) {
         this.referenceSeen.add(refKey);
         this.references.push({ parentDigest: digest, childDigest: child });
@@ -317,19 +364,14 @@ export class RepositoryRowBuilder {
     }
   }
 
-  /** §2.6 step 5: dynamic: the layer's own type; otherwise its type if known, else octet-stream. */
-  private layerMediaType(layer: Descriptor, fail: (r: SkipReason, p: string, m: string) => never): string {
-    if (!this.opts.dynamicMediaTypes) {
-      return this.opts.knownMediaTypes.has(layer.mediaType) ? layer.mediaType : MT.octetStream;
-    }
-    if (!storableMediaType(layer.mediaType)) {
-      fail(
-        'media-type-invalid',
-        repositoryPath(this.facts.path),
-        `layer media type ${JSON.stringify(layer.mediaType)} cannot be stored`,
-      );
-    }
-    return layer.mediaType;
+  /**
+   * §2.6 step 5: dynamic: the layer's own type; otherwise its type if known, else octet-stream.
+   * A type `media_types` cannot hold (empty, blank, > 255 characters) becomes octet-stream too
+   * (GitLab: a fatal CHECK violation with dynamic media types on).
+   */
+  private layerMediaType(layer: Descriptor): string {
+    if (this.opts.dynamicMediaTypes && storableMediaType(layer.mediaType)) return layer.mediaType;
+    return this.opts.knownMediaTypes.has(layer.mediaType) ? layer.mediaType : MT.octetStream;
   }
 
   private artifactType(t: string | null): string | null {

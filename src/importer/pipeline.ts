@@ -5,7 +5,6 @@
  * checkpoints. At most one batch is being written while the next one fills, so memory stays bounded.
  */
 import pLimit from 'p-limit';
-import type { FileInfo } from '../../drivers/driver.js';
 import type { Logger } from '../log.js';
 import type { ImportWriter } from '../db/import-writer.js';
 import { topLevelNamespace } from '../registry/names.js';
@@ -55,17 +54,6 @@ export function recordSkip(ctx: PipelineContext, strict: boolean, s: SkipRecord)
   }
 }
 
-/** Records each file's size so link sizes are known when the grouper hands out a repository. */
-async function* withSizes(
-  files: AsyncIterable<FileInfo>,
-  sizes: Map<string, number>,
-): AsyncGenerator<FileInfo> {
-  for await (const f of files) {
-    sizes.set(f.path, f.size);
-    yield f;
-  }
-}
-
 function rowCount(r: RepositoryRows): { rows: number; bytes: number } {
   let bytes = 0;
   for (const m of r.manifests) bytes += m.payload.length + (m.configPayload?.length ?? 0);
@@ -88,7 +76,6 @@ export async function importRepositories(
   stepReport: StepReport,
 ): Promise<void> {
   const knownMediaTypes = await ctx.writer.mediaTypes();
-  const sizes = new Map<string, number>();
   const files = ctx.reads.driver.walk(REPOSITORIES_ROOT, { prune: pruneRepositoryWalk });
   const limit = pLimit(opts.concurrency);
   const queue: Promise<{ name: string; rows: RepositoryRows | null }>[] = [];
@@ -110,12 +97,10 @@ export async function importRepositories(
       ctx.report.addInserted(ins);
       ctx.reads.nextBatch();
     });
+    writing.catch(() => undefined); // awaited by the next flush
   };
 
-  const processOne = async (
-    repo: Repository,
-    linkSizes: Map<string, number>,
-  ): Promise<{ name: string; rows: RepositoryRows | null }> => {
+  const processOne = async (repo: Repository): Promise<{ name: string; rows: RepositoryRows | null }> => {
     const log = ctx.logger.child({ step, repository: repo.name });
     const state = (await ctx.writer.repositoryState([repo.name])).get(repo.name);
     if (
@@ -136,23 +121,12 @@ export async function importRepositories(
     const existingManifests = state?.manifests ?? new Set<string>();
     const facts = await readRepository(
       ctx.reads,
-      { repository: repo, linkSizes, existingManifests },
+      { repository: repo, existingManifests },
       { step, referrers: opts.referrers, tagConcurrency: opts.tagConcurrency, readConcurrency: 8 },
     );
-    for (const t of facts.tags) {
-      if (t.link?.ok && t.link.warning) {
-        ctx.report.addSkip(
-          {
-            reason: 'link-trailing-whitespace',
-            path: repo.path,
-            repository: repo.name,
-            tag: t.name,
-            message: t.link.warning,
-            gitlabFatal: true,
-          },
-          ctx.report.warnings,
-        );
-      }
+    for (const w of facts.warnings ?? []) {
+      ctx.report.addSkip(w, ctx.report.warnings);
+      log.warn({ path: w.path, digest: w.digest, tag: w.tag }, w.message);
     }
     const result = buildRepositoryRows(facts, { ...opts, step, knownMediaTypes });
     for (const s of result.skips) recordSkip(ctx, opts.strict, s);
@@ -192,16 +166,7 @@ export async function importRepositories(
   }
 
   async function walkAndQueue(): Promise<void> {
-    for await (const entry of groupRepositories(withSizes(files, sizes))) {
-      const linkSizes = new Map<string, number>();
-      if (entry.kind === 'repository') {
-        for (const p of entry.revisions.values()) linkSizes.set(p, sizes.get(p) ?? -1);
-      }
-      // The grouper hands out a repository once it has seen the next one's first file: keep that one.
-      const last = [...sizes].pop();
-      sizes.clear();
-      if (last) sizes.set(last[0], last[1]);
-
+    for await (const entry of groupRepositories(files)) {
       if (!inShard(topLevelNamespace(entry.name), opts.shard)) continue;
       found++;
       if (checkpointed.has(entry.name)) {
@@ -220,7 +185,10 @@ export async function importRepositories(
         continue;
       }
       for (const p of entry.problems) ctx.logger.warn({ path: p.path, reason: p.reason }, p.message);
-      queue.push(limit(() => processOne(entry, linkSizes)));
+      const job = limit(() => processOne(entry));
+      // Awaited in order by take(); until then a failure must not count as an unhandled rejection.
+      job.catch(() => undefined);
+      queue.push(job);
       while (queue.length >= opts.concurrency * 2) await take();
     }
   }

@@ -4,16 +4,23 @@
  * layer access checks (the `_layers` link, then the blob's existence). Manifests already in the
  * database are not read again in step two (GitLab looks them up first, spec §2.3).
  *
- * Revision links are taken from the walk: a link whose size is exactly `<alg>:<hex>` is assumed to
- * hold the digest of its path (one request saved per manifest); any other size is read and parsed.
- * `_layers` links are always read, since GitLab skips the manifest on a bad one (spec §1.9).
+ * Every link is read and parsed: a revision link may name another blob than its path (GitLab then
+ * stores that blob under the requested digest, with a warning), and a bad `_layers` link skips the
+ * manifest (spec §1.9), so neither can be inferred from the listing.
  */
 import pLimit from 'p-limit';
 import { formatDigest, parseDigest, type Digest } from '../registry/digest.js';
 import { CONFIG_SIZE_LIMIT, parseManifest } from '../registry/manifest.js';
 import type { Repository } from '../registry/repositories.js';
 import type { StorageReads } from './storage-reads.js';
-import type { ConfigFetch, LayerAccess, LinkFact, ManifestFetch, RepositoryFacts } from './types.js';
+import type {
+  ConfigFetch,
+  LayerAccess,
+  LinkFact,
+  ManifestFetch,
+  RepositoryFacts,
+  SkipRecord,
+} from './types.js';
 
 export interface ReadOptions {
   readonly step: 1 | 2;
@@ -26,8 +33,6 @@ export interface ReadOptions {
 
 export interface RepositoryInput {
   readonly repository: Repository;
-  /** Sizes of the repository's link files, from the walk. */
-  readonly linkSizes: ReadonlyMap<string, number>;
   readonly existingManifests: ReadonlySet<string>;
 }
 
@@ -38,7 +43,14 @@ export async function readRepository(
   input: RepositoryInput,
   opts: ReadOptions,
 ): Promise<RepositoryFacts> {
-  const { repository: repo, linkSizes, existingManifests } = input;
+  const { repository: repo, existingManifests } = input;
+  const warnings: SkipRecord[] = [];
+  const warn = (
+    reason: string,
+    path: string,
+    message: string,
+    extra: { tag?: string; digest?: string } = {},
+  ) => warnings.push({ reason, path, repository: repo.name, message, gitlabFatal: false, ...extra });
   const tagLimit = pLimit(opts.tagConcurrency);
   const limit = pLimit(opts.readConcurrency);
 
@@ -60,11 +72,21 @@ export async function readRepository(
     const linkPath = repo.revisions.get(key);
     if (linkPath === undefined) return;
     // Only the storage reads take a slot: a list waiting for its children must not hold one.
-    const target = await limit(() => reads.linkTarget(linkPath, digest, linkSizes.get(linkPath)));
+    const target = await limit(() => reads.link(linkPath));
     if (target === null) return;
     if (!target.ok) {
       manifests.set(key, { kind: 'broken-link', link: target as Failed });
       return;
+    }
+    if (target.ok && formatDigest(target.digest) !== key) {
+      warn(
+        'revision-link-mismatch',
+        linkPath,
+        `revision link names ${formatDigest(target.digest)}; that blob is imported as ${key}`,
+        {
+          digest: key,
+        },
+      );
     }
     const read = await limit(() => reads.blob(target.digest));
     if (read.kind !== 'payload') {
@@ -83,6 +105,10 @@ export async function readRepository(
     }
   };
 
+  for (const t of tags) {
+    if (t.link?.ok && t.link.warning)
+      warn('link-trailing-whitespace', repo.path, t.link.warning, { tag: t.name });
+  }
   const wanted: Digest[] = [];
   for (const t of tags) {
     if (t.link?.ok && !(opts.step === 2 && existingManifests.has(formatDigest(t.link.digest))))
@@ -148,5 +174,5 @@ export async function readRepository(
   }
   await Promise.all(jobs);
 
-  return { path: repo.name, tags, manifests, configs, layers, untagged, existingManifests };
+  return { path: repo.name, tags, manifests, configs, layers, untagged, existingManifests, warnings };
 }

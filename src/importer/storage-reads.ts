@@ -14,11 +14,6 @@ export type BlobRead =
   | { readonly kind: 'missing' }
   | { readonly kind: 'too-large' };
 
-/** A link file holds exactly `<alg>:<hex>`; any other size means its content must be read (spec §1.2). */
-export function expectedLinkSize(digest: Digest): number {
-  return digest.algorithm.length + 1 + digest.hex.length;
-}
-
 /** Small bounded map with least-recently-inserted eviction. */
 class BoundedSet {
   private readonly items = new Set<string>();
@@ -102,18 +97,5 @@ export class StorageReads {
       }
       throw err;
     }
-  }
-
-  /**
-   * The digest a link of known size points at: the digest in its path when the size is exactly
-   * `<alg>:<hex>` (no read needed), else whatever the file holds.
-   */
-  async linkTarget(
-    path: string,
-    pathDigest: Digest,
-    size: number | undefined,
-  ): Promise<DigestParseResult | null> {
-    if (size === expectedLinkSize(pathDigest)) return { ok: true, digest: pathDigest };
-    return this.link(path);
   }
 }

@@ -50,6 +50,8 @@ export interface RepositoryFacts {
   readonly untagged: readonly string[];
   /** Manifest digests this repository already has in the database (step two looks them up first). */
   readonly existingManifests: ReadonlySet<string>;
+  /** Oddities that did not stop anything (trailing whitespace in a link, a revision link naming another blob). */
+  readonly warnings?: readonly SkipRecord[];
 }
 
 export interface BlobRow {

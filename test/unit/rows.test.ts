@@ -188,7 +188,7 @@ describe('buildRepositoryRows: image manifests', () => {
     expect(rows.manifests[0]!.totalSize).toBeGreaterThan(3n);
   });
 
-  it('a broken layer link skips the manifest and the tag; config rows already written stay', () => {
+  it('a broken layer link skips the manifest and the tag, leaving no rows for it (GitLab keeps partial rows)', () => {
     const r = new Repo().config(CONFIG).layer(L1);
     const bad = parseLink('');
     if (bad.ok) throw new Error('expected a bad link');
@@ -206,7 +206,8 @@ describe('buildRepositoryRows: image manifests', () => {
     expect(skips).toEqual([{ reason: 'layer-link-broken', tag: 't', gitlabFatal: false }]);
     expect(rows.manifests).toEqual([]);
     expect(rows.tags).toEqual([]);
-    expect(hexes(rows.blobs.map((b) => b.digest))).toEqual([sha(CONFIG), L1]);
+    expect(rows.blobs).toEqual([]);
+    expect(rows.repositoryBlobs).toEqual([]);
     expect(rows.counts.tags).toBe(0);
   });
 
@@ -307,28 +308,40 @@ describe('buildRepositoryRows: lists', () => {
     expect(rows.counts).toEqual({ repositories: 1, tags: 1, manifests: 1 });
   });
 
-  it('a child with a broken config link skips the list, but its row stays and a later tag finds it', () => {
+  it('a child with a broken config link skips the whole list, which leaves no rows, so no later tag finds it', () => {
     const r = new Repo().layer(L1);
     const child = r.manifest(docker(CONFIG, [{ digest: L1, size: 5 }]));
     const l = r.manifest(list([child]));
     r.tag('a', l).tag('b', l);
     const { rows, skips } = rowsOf(r);
     expect(skips.map((s) => [s.reason, s.tag])).toEqual([
-      ['config-not-linked', undefined],
-      ['list-child-skipped', 'a'],
+      ['config-not-linked', 'a'],
+      ['config-not-linked', 'b'],
     ]);
-    expect(rows.manifests.map((m) => formatDigest(m.digest))).toEqual([l]);
-    expect(rows.tags?.map((t) => t.name)).toEqual(['b']);
+    expect(rows.manifests).toEqual([]);
+    expect(rows.blobs).toEqual([]);
+    expect(rows.tags).toEqual([]);
   });
 
-  it('a nested index child is skipped', () => {
+  it('a nested index child skips the list; a schema 1 child is skipped alone', () => {
     const r = new Repo();
     const inner = r.manifest(list([]));
     r.tag('outer', r.manifest(list([inner])));
     const { rows, skips } = rowsOf(r);
-    expect(skips.map((s) => [s.reason, s.gitlabFatal])).toEqual([['nested-index', true]]);
-    expect(rows.manifests).toHaveLength(1);
+    expect(skips.map((s) => [s.reason, s.tag, s.gitlabFatal])).toEqual([['nested-index', 'outer', true]]);
+    expect(rows.manifests).toEqual([]);
     expect(rows.references).toEqual([]);
+
+    const r2 = new Repo();
+    const v1 = r2.manifest(
+      Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x', tag: 'y', fsLayers: [] })),
+    );
+    const l2 = r2.manifest(list([v1]));
+    r2.tag('with-v1', l2);
+    const two = rowsOf(r2);
+    expect(two.skips.map((s) => s.reason)).toEqual(['schema1']);
+    expect(two.rows.manifests.map((m) => formatDigest(m.digest))).toEqual([l2]);
+    expect(two.rows.tags?.map((t) => t.name)).toEqual(['with-v1']);
   });
 });
 
