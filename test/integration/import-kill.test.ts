@@ -38,7 +38,7 @@ beforeAll(async () => {
     await db.drop();
   }
   expect(reference['tags']).toHaveLength(240);
-});
+}, 300_000);
 
 afterAll(() => {
   tree?.remove();
@@ -54,19 +54,23 @@ describe('an import killed with SIGKILL and rerun', () => {
     ['before the commit of a step-two batch', 'before-commit:2@3'],
     ['between steps two and three', 'step-finished:2'],
     ['between merge statements of step three', 'merge:3@1'],
-  ])('%s (%s) ends with the rows of an uninterrupted import', async (_label, killAt) => {
-    const db = await freshDatabase();
-    try {
-      const config = writeImportConfig(work, db, tree.root);
-      const killed = await runImportProcess(config, ARGS, work, { REGDB_TEST_KILL_AT: killAt });
-      expect(killed.signal, describeRun(killed)).toBe('SIGKILL');
-      const rerun = await runImportProcess(config, ARGS, work);
-      expect(rerun.code, describeRun(rerun)).toBe(0);
-      const dump = await importDump(db);
-      // Table by table, so a failure names every table that differs.
-      for (const table of Object.keys(reference)) expect.soft(dump[table], table).toEqual(reference[table]);
-    } finally {
-      await db.drop();
-    }
-  });
+  ])(
+    '%s (%s) ends with the rows of an uninterrupted import',
+    async (_label, killAt) => {
+      const db = await freshDatabase();
+      try {
+        const config = writeImportConfig(work, db, tree.root);
+        const killed = await runImportProcess(config, ARGS, work, { REGDB_TEST_KILL_AT: killAt });
+        expect(killed.signal, describeRun(killed)).toBe('SIGKILL');
+        const rerun = await runImportProcess(config, ARGS, work);
+        expect(rerun.code, describeRun(rerun)).toBe(0);
+        const dump = await importDump(db);
+        // Table by table, so a failure names every table that differs.
+        for (const table of Object.keys(reference)) expect.soft(dump[table], table).toEqual(reference[table]);
+      } finally {
+        await db.drop();
+      }
+    },
+    300_000,
+  );
 });

@@ -68,4 +68,4 @@ it('three shard processes at once give the dump of one process', async () => {
     await single.drop();
     await sharded.drop();
   }
-});
+}, 600_000);
