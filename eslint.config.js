@@ -16,12 +16,23 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['pg', 'pg-copy-streams'], message: 'Only src/db/ imports pg (STYLE.md).' },
-            { group: ['@aws-sdk/*', '@google-cloud/*'], message: 'Only drivers/ imports a cloud SDK (STYLE.md).' },
+            {
+              group: ['@aws-sdk/*', '@google-cloud/*'],
+              message: 'Only drivers/ imports a cloud SDK (STYLE.md).',
+            },
           ],
         },
       ],
     },
   },
   { files: ['src/db/**', 'test/**', 'scripts/**'], rules: { 'no-restricted-imports': 'off' } },
-  { files: ['drivers/**'], rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['pg', 'pg-copy-streams'], message: 'Only src/db/ imports pg.' }] }] } },
+  {
+    files: ['drivers/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['pg', 'pg-copy-streams'], message: 'Only src/db/ imports pg.' }] },
+      ],
+    },
+  },
 );
