@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 export interface FileInfo {
   /** Driver path of the object. */
   readonly path: string;
-  /** Size in bytes. */
+  /** Size in bytes (the filesystem driver stats the file on first access of size or modTime). */
   readonly size: number;
   /** Last modification time when the backend reports one. */
   readonly modTime?: Date;

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { StorageDriver } from '../drivers/driver.js';
 import { createDriver } from '../drivers/factory.js';
@@ -79,6 +79,35 @@ function timeCat(root: string): Result {
   const out = spawnSync('bash', ['-c', script], { encoding: 'utf8', maxBuffer: 1 << 20 });
   const seconds = (performance.now() - t0) / 1000;
   return { name: 'find | xargs cat', files, bytes: Number(out.stdout.trim()), seconds };
+}
+
+/** `xargs cat` over a list of files made beforehand: reading alone, no directory walk. */
+function timeCatKnown(listFile: string, files: number): Result {
+  const t0 = performance.now();
+  const out = spawnSync('bash', ['-c', `xargs -0 cat < '${listFile}' | wc -c`], { encoding: 'utf8' });
+  const seconds = (performance.now() - t0) / 1000;
+  return { name: 'xargs cat (paths known)', files, bytes: Number(out.stdout.trim()), seconds };
+}
+
+/** getContents over driver paths known beforehand (how the importer reads links and manifests). */
+async function timeKnown(driver: StorageDriver, paths: readonly string[]): Promise<Result> {
+  const t0 = performance.now();
+  let bytes = 0;
+  const batches: string[][] = [];
+  for (let i = 0; i < paths.length; i += 1000) batches.push(paths.slice(i, i + 1000));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < batches.length) {
+        for (const r of await driver.getContents(batches[next++]!, { maxBytes: 1 << 20 })) {
+          if (r.error) throw r.error;
+          bytes += r.content.length;
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return { name: 'filesystem getContents (paths known)', files: paths.length, bytes, seconds };
 }
 
 async function timeDriver(name: string, driver: StorageDriver, mode: 'single' | 'batch'): Promise<Result> {
@@ -167,8 +196,24 @@ async function main(): Promise<void> {
     const runs: Record<string, Result[]> = {};
     const add = (r: Result): void => void (runs[r.name] ??= []).push(r);
     timeCat(root); // warm the page cache so both sides read from memory
+    const known = listTree(root);
+    const listFile = join(root, '..', `${basename(root)}.files`);
+    writeFileSync(listFile, known.map((f) => f.file).join('\0'));
     for (let round = 0; round < rounds; round++) {
       add(timeCat(root));
+      add(timeCatKnown(listFile, known.length));
+      const reader = await createDriver({
+        driver: 'filesystem',
+        key: 'filesystem',
+        parameters: { rootdirectory: root },
+      });
+      add(
+        await timeKnown(
+          reader,
+          known.map((f) => f.path),
+        ),
+      );
+      await reader.close();
       for (const mode of ['single', 'batch'] as const) {
         const driver = await createDriver({
           driver: 'filesystem',
@@ -181,11 +226,19 @@ async function main(): Promise<void> {
     }
     const median = (rs: Result[]): Result =>
       [...rs].sort((a, b) => a.seconds - b.seconds)[Math.floor(rs.length / 2)]!;
+    rmSync(listFile, { force: true });
     const fsResults = Object.values(runs).map(median);
     console.log(
       `\nfilesystem: ${repos} repositories, median of ${rounds} rounds, load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs`,
     );
-    print(fsResults, fsResults[0]!);
+    print(
+      fsResults.filter((r) => !r.name.includes('known')),
+      fsResults[0]!,
+    );
+    print(
+      fsResults.filter((r) => r.name.includes('known')),
+      fsResults.find((r) => r.name.startsWith('xargs'))!,
+    );
 
     // Object stores on the first repositories (namespaces ns0..ns49 hold repo0..; take whole repos).
     const subset = listTree(root).filter((f) => Number(/\/repo(\d+)\//.exec(f.path)?.[1]) < objectRepos);
