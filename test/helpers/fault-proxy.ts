@@ -17,7 +17,9 @@ import type { AddressInfo, Socket } from 'node:net';
 export type Fault =
   | { readonly kind: 'status'; readonly status: number; readonly body: string; readonly contentType: string }
   | { readonly kind: 'reset' }
-  | { readonly kind: 'slow'; readonly delayMs: number };
+  | { readonly kind: 'slow'; readonly delayMs: number }
+  /** Forwards the response head and `afterBytes` of the body, then resets the connection. */
+  | { readonly kind: 'cut'; readonly afterBytes: number };
 
 export interface RecordedRequest {
   readonly method: string;
@@ -56,6 +58,9 @@ export const faults = {
   slow(delayMs: number): Fault {
     return { kind: 'slow', delayMs };
   },
+  cut(afterBytes: number): Fault {
+    return { kind: 'cut', afterBytes };
+  },
 };
 
 export interface FaultProxy {
@@ -87,12 +92,27 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
     return rule.fault;
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+  const forward = (req: IncomingMessage, res: ServerResponse, cutAfter?: number): void => {
     const upstream = httpRequest(
       { host, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
+        if (cutAfter === undefined) {
+          up.pipe(res);
+          return;
+        }
+        let sent = 0;
+        up.on('data', (chunk: Buffer) => {
+          if (sent >= cutAfter) return;
+          const part = chunk.subarray(0, cutAfter - sent);
+          sent += part.length;
+          res.write(part);
+          if (sent >= cutAfter) {
+            up.destroy();
+            // Let the partial body reach the client before the RST.
+            setTimeout(() => res.socket?.resetAndDestroy(), 20);
+          }
+        });
       },
     );
     upstream.on('error', () => res.destroy());
@@ -120,6 +140,9 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
       case 'reset':
         // A TCP RST, as a load balancer dropping the connection does.
         req.socket.resetAndDestroy();
+        return;
+      case 'cut':
+        forward(req, res, fault.afterBytes);
         return;
       case 'slow': {
         const timer = setTimeout(() => {

@@ -125,6 +125,16 @@ describe.each(['s3', 'gcs'] as const)('%s through the fault proxy', (kind) => {
     });
   });
 
+  it('retries a body cut off mid-transfer and returns the whole object', async () => {
+    proxies[kind].inject(faults.cut(100_000), { times: 1 });
+    const content = await driver.getContent(edge.bigBlob, { maxBytes: 1 << 20 });
+    expect(content.length).toBe(edge.bigBlobSize);
+    expect(content.equals(Buffer.alloc(edge.bigBlobSize, 0x61))).toBe(true);
+    expect(proxies[kind].requests.map((r) => r.fault ?? 'ok')).toEqual(['cut', 'ok']);
+    expect(driver.requestCounts().get).toBe(2);
+    expect(log.messages('transient storage error, retrying')).toHaveLength(1);
+  });
+
   it('retries a failed list page inside a walk and still yields every file in order', async () => {
     proxies[kind].inject(kind === 's3' ? faults.slowDown() : faults.gcsError(503, 'Service unavailable'), {
       times: 1,
