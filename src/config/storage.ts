@@ -71,6 +71,11 @@ const PARAMS: Readonly<Record<StorageConfig['driver'], Readonly<Record<string, K
     parallelwalk: 'bool',
     debug_log: 'bool',
     useragent: 'string',
+    // regdb's own, read by drivers/factory.ts: a GCS-compatible endpoint (emulators, tests), the
+    // project, and the retry count the S3 driver also takes.
+    endpoint: 'string',
+    projectid: 'string',
+    maxretries: 'int',
   },
 };
 
