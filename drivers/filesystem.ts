@@ -53,33 +53,23 @@ interface Child {
 
 /**
  * A walked file whose size and time are read (one lstat) on first access: a walk of 240,000 link
- * files spends a fifth of its time in lstat, and most callers only want the paths.
+ * files spends a fifth of its time in lstat, and most callers only want the paths. The getters are
+ * own enumerable properties, so spreading or serialising the object reads them like plain fields.
  */
-class LazyFileInfo implements FileInfo {
-  private stats: fs.Stats | undefined | null = null;
-
-  constructor(
-    readonly path: string,
-    private readonly file: string,
-  ) {}
-
-  private load(): fs.Stats | undefined {
-    // A file deleted since the walk saw it reads as empty, as a concurrent delete would.
-    if (this.stats === null) this.stats = fs.lstatSync(this.file, { throwIfNoEntry: false });
-    return this.stats;
-  }
-
-  get size(): number {
-    return this.load()?.size ?? 0;
-  }
-
-  get modTime(): Date | undefined {
-    return this.load()?.mtime;
-  }
-
-  toJSON(): FileInfo {
-    return { path: this.path, size: this.size, modTime: this.modTime };
-  }
+function lazyFileInfo(path: string, file: string): FileInfo {
+  let stats: fs.Stats | undefined | null = null;
+  // A file deleted since the walk saw it reads as empty, as a concurrent delete would.
+  const load = (): fs.Stats | undefined =>
+    stats === null ? (stats = fs.lstatSync(file, { throwIfNoEntry: false })) : stats;
+  return {
+    path,
+    get size(): number {
+      return load()?.size ?? 0;
+    },
+    get modTime(): Date | undefined {
+      return load()?.mtime;
+    },
+  };
 }
 
 export class FilesystemDriver implements StorageDriver {
@@ -169,7 +159,7 @@ export class FilesystemDriver implements StorageDriver {
         if (startAfter !== undefined && compareBytewise(path, startAfter) <= 0) continue;
         yield child.stats
           ? { path, size: child.stats.size, modTime: child.stats.mtime }
-          : new LazyFileInfo(path, this.onDisk(path));
+          : lazyFileInfo(path, this.onDisk(path));
       }
     }
   }
