@@ -115,9 +115,19 @@ export class ImportWriter {
     return new ImportWriter(pool, opts, logger, client, rows);
   }
 
+  /** The dry-run client runs one piece of work at a time (pg clients do not multiplex queries). */
+  private dryQueue: Promise<unknown> = Promise.resolve();
+
+  private onDryClient<T>(fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
+    const c = this.dryClient!;
+    const next = this.dryQueue.then(() => fn(c));
+    this.dryQueue = next.catch(() => undefined);
+    return next;
+  }
+
   /** Runs `fn` on the dry-run transaction, or on a pooled connection. */
   private async read<T>(fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
-    if (this.dryClient) return fn(this.dryClient);
+    if (this.dryClient) return this.onDryClient(fn);
     const client = await this.pool.connect();
     try {
       return await fn(client);
@@ -186,7 +196,7 @@ export class ImportWriter {
   /** Write one batch in one transaction, retrying deadlocks and lost connections. */
   async write(batch: Batch): Promise<Inserted> {
     setHookStep(batch.kind === 'blobs' ? 3 : batch.step);
-    if (this.dryClient) return this.writeOn(this.dryClient, batch);
+    if (this.dryClient) return this.onDryClient((c) => this.writeOn(c, batch));
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken = false;
@@ -357,6 +367,7 @@ export class ImportWriter {
     const c = this.dryClient;
     if (!c) return;
     try {
+      await this.dryQueue;
       await c.query('ROLLBACK');
       for (const s of this.sequences) {
         if (s.last_value === null) await c.query(SQL.RESTORE_SEQUENCE, [s.name, s.start_value, false]);

@@ -16,11 +16,13 @@ export const GOLDEN_DIR = join(import.meta.dirname, '..', '..', 'fixtures', 'gol
 
 const DIGEST = (col: string) =>
   `CASE get_byte(${col}, 0) WHEN 1 THEN 'sha256:' WHEN 2 THEN 'sha512:' ELSE '?:' END || encode(substring(${col} from 2), 'hex')`;
+// Lookups go through small TEMP copies (see dumpTables): correlated subqueries on 64-partition
+// tables cost seconds of planning each on a busy machine.
 const REPO = (alias: string) =>
-  `(SELECT r.path FROM repositories r WHERE r.top_level_namespace_id = ${alias}.top_level_namespace_id AND r.id = ${alias}.repository_id)`;
+  `(SELECT rr.path FROM dump_repo rr WHERE rr.tl = ${alias}.top_level_namespace_id AND rr.id = ${alias}.repository_id)`;
 const MANIFEST = (alias: string, col: string) =>
-  `(SELECT ${DIGEST('x.digest')} FROM manifests x WHERE x.top_level_namespace_id = ${alias}.top_level_namespace_id AND x.repository_id = ${alias}.repository_id AND x.id = ${alias}.${col})`;
-const MT = (col: string) => `(SELECT media_type FROM media_types WHERE id = ${col})`;
+  `(SELECT x.digest FROM dump_manifest x WHERE x.tl = ${alias}.top_level_namespace_id AND x.rid = ${alias}.repository_id AND x.id = ${alias}.${col})`;
+const MT = (col: string) => `(SELECT media_type FROM dump_mt WHERE id = ${col})`;
 const SET = (col: string) => `(${col} IS NOT NULL)`;
 
 /** One SELECT per table; ORDER BY natural keys. */
@@ -54,8 +56,8 @@ export const DUMP_QUERIES: Record<string, string> = {
   gc_blobs_configurations: `SELECT ${REPO('g')} AS repository, ${MANIFEST('g', 'manifest_id')} AS manifest, ${DIGEST('digest')} AS digest
     FROM gc_blobs_configurations g ORDER BY 1, 2`,
   gc_blobs_layers: `SELECT ${REPO('g')} AS repository, ${DIGEST('digest')} AS digest,
-    (SELECT ${MANIFEST('l', 'manifest_id')} FROM layers l WHERE l.top_level_namespace_id = g.top_level_namespace_id
-      AND l.repository_id = g.repository_id AND l.id = g.layer_id) AS manifest
+    (SELECT x.digest FROM dump_layer l JOIN dump_manifest x ON x.tl = l.tl AND x.rid = l.rid AND x.id = l.manifest_id
+      WHERE l.tl = g.top_level_namespace_id AND l.rid = g.repository_id AND l.id = g.layer_id) AS manifest
     FROM gc_blobs_layers g ORDER BY 1, 2, 3`,
   gc_tmp_blobs_manifests: `SELECT ${DIGEST('digest')} AS digest FROM gc_tmp_blobs_manifests ORDER BY 1`,
   import_statistics: `SELECT pre_import, ${SET('pre_import_started_at')} AS pre_started, pre_import_error, tag_import,
@@ -70,7 +72,26 @@ export async function dumpTables(
   tables: readonly string[] = Object.keys(DUMP_QUERIES),
 ): Promise<Dump> {
   const out: Dump = {};
-  for (const t of tables) out[t] = (await pool.query(DUMP_QUERIES[t]!)).rows;
+  const client = await pool.connect();
+  try {
+    await client.query(`
+      CREATE TEMP TABLE dump_repo AS SELECT top_level_namespace_id AS tl, id, path FROM repositories;
+      CREATE TEMP TABLE dump_manifest AS
+        SELECT top_level_namespace_id AS tl, repository_id AS rid, id, ${DIGEST('digest')} AS digest FROM manifests;
+      CREATE TEMP TABLE dump_layer AS
+        SELECT top_level_namespace_id AS tl, repository_id AS rid, id, manifest_id FROM layers;
+      CREATE TEMP TABLE dump_mt AS SELECT id, media_type FROM media_types;
+      CREATE INDEX ON dump_repo (tl, id);
+      CREATE INDEX ON dump_manifest (tl, rid, id);
+      CREATE INDEX ON dump_layer (tl, rid, id);
+      ANALYZE dump_repo, dump_manifest, dump_layer, dump_mt;`);
+    for (const t of tables) out[t] = (await client.query(DUMP_QUERIES[t]!)).rows;
+  } finally {
+    await client
+      .query('DROP TABLE IF EXISTS dump_repo, dump_manifest, dump_layer, dump_mt')
+      .catch(() => undefined);
+    client.release();
+  }
   return out;
 }
 
@@ -114,4 +135,59 @@ export async function databaseFingerprint(pool: pg.Pool): Promise<Record<string,
 
 export function sha256(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
+}
+
+/** Tables an import writes, and those with an identity column to restart. */
+const IMPORT_TABLES = [
+  'tags',
+  'manifest_references',
+  'layers',
+  'manifests',
+  'repository_blobs',
+  'blobs',
+  'repositories',
+  'top_level_namespaces',
+  'gc_blob_review_queue',
+  'gc_manifest_review_queue',
+  'gc_blobs_configurations',
+  'gc_blobs_layers',
+  'gc_tmp_blobs_manifests',
+  'import_statistics',
+];
+const IDENTITY_TABLES = [
+  'tags',
+  'manifest_references',
+  'layers',
+  'manifests',
+  'repository_blobs',
+  'repositories',
+  'top_level_namespaces',
+  'gc_blobs_configurations',
+  'gc_blobs_layers',
+  'import_statistics',
+];
+
+/**
+ * Empties everything an import writes and restarts the sequences, so one (slow to create) test
+ * database serves several import scenarios. Seeded media types (ids 1-103) stay. DELETE with
+ * triggers off (session_replication_role) is much faster here than TRUNCATE of 64-partition tables.
+ */
+export async function resetImportTables(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query("SET LOCAL session_replication_role = 'replica'");
+    for (const t of IMPORT_TABLES) await client.query(`DELETE FROM ${t}`);
+    await client.query('DELETE FROM media_types WHERE id > 103');
+    for (const t of IDENTITY_TABLES) await client.query(`ALTER TABLE ${t} ALTER COLUMN id RESTART`);
+    await client.query('ALTER TABLE media_types ALTER COLUMN id RESTART WITH 104');
+    await client.query('ALTER SEQUENCE blobs_id_seq RESTART');
+    await client.query('DROP SCHEMA IF EXISTS regdb_import CASCADE');
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  } finally {
+    client.release();
+  }
 }

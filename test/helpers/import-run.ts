@@ -10,6 +10,7 @@ import { createDriver } from '../../drivers/factory.js';
 import type { StorageDriver } from '../../drivers/driver.js';
 import { runImport, type ImportOptions } from '../../src/importer/run.js';
 import type { Report } from '../../src/importer/report.js';
+import { createLogger } from '../../src/log.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'registries');
 
@@ -21,7 +22,11 @@ export interface TreeCopy {
 
 export async function copyTree(name: 'real' | 'quirks'): Promise<TreeCopy> {
   const root = await mkdtemp(join(tmpdir(), `regdb-${name}-`));
-  await cp(join(FIXTURES, name, 'docker'), join(root, 'docker'), { recursive: true });
+  // Lockfiles left by some other run against the fixture itself are not part of the tree.
+  await cp(join(FIXTURES, name, 'docker'), join(root, 'docker'), {
+    recursive: true,
+    filter: (src) => !src.includes('/docker/registry/lockfiles'),
+  });
   const driver = await createDriver({
     driver: 'filesystem',
     key: 'filesystem',
@@ -62,5 +67,7 @@ export async function importTree(
   tree: TreeCopy,
   o: Partial<ImportOptions> = {},
 ): Promise<Report> {
-  return runImport({ pool, driver: tree.driver }, importOptions(o));
+  const log = process.env.REGDB_TEST_IMPORT_LOG;
+  const logger = log ? createLogger({ level: 'debug', destination: { file: log } }) : undefined;
+  return runImport({ pool, driver: tree.driver, logger }, importOptions(o));
 }

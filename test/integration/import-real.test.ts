@@ -1,0 +1,149 @@
+/**
+ * Importing the real registry tree (fixtures/registries/real): golden dumps for a full import and
+ * each step alone; steps one, two, three run separately end like a full import; a dry run changes
+ * nothing; step two converges when re-run; an interrupted run resumes to the same rows.
+ */
+import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StorageDriver } from '../../drivers/driver.js';
+import { StorageDriverError } from '../../drivers/errors.js';
+import { runImport } from '../../src/importer/run.js';
+import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import {
+  databaseFingerprint,
+  dumpTables,
+  expectGolden,
+  resetImportTables,
+  type Dump,
+} from '../helpers/golden.js';
+import { copyTree, importOptions, importTree, type TreeCopy } from '../helpers/import-run.js';
+
+// Creating a database from the migrated template is slow on a busy machine: one serves every test.
+let shared: TestDatabase;
+const cleanups: (() => Promise<void>)[] = [];
+beforeAll(async () => {
+  shared = await freshDatabase();
+}, 600_000);
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  await shared?.drop();
+}, 600_000);
+
+async function setup(): Promise<{ db: TestDatabase; tree: TreeCopy }> {
+  await resetImportTables(shared.pool);
+  const tree = await copyTree('real');
+  cleanups.push(() => tree.remove());
+  return { db: shared, tree };
+}
+
+function withoutStatistics(d: Dump): Dump {
+  const { import_statistics: _drop, ...rest } = d;
+  return rest;
+}
+
+let full: Dump;
+
+describe('real tree', { timeout: 300_000 }, () => {
+  beforeAll(async () => {
+    const { db, tree } = await setup();
+    const report = await importTree(db.pool, tree);
+    expect([...report.skips.keys()]).toEqual([]);
+    full = await dumpTables(db.pool);
+    expect(existsSync(join(tree.root, 'docker/registry/lockfiles/database-in-use'))).toBe(true);
+    expect(existsSync(join(tree.root, 'docker/registry/lockfiles/filesystem-in-use'))).toBe(false);
+  }, 600_000);
+
+  it('full import matches the golden dump', async () => {
+    await expectGolden('real-full', full);
+    expect(full.tags!.length).toBeGreaterThan(0);
+    // The referrer pushed by digest only survives, pointing at its subject (issue 5 §2).
+    const referrers = (full.manifests as { subject: string | null }[]).filter((m) => m.subject !== null);
+    expect(referrers.length).toBeGreaterThan(0);
+    expect(full.import_statistics).toHaveLength(1);
+  });
+
+  for (const step of [1, 2, 3] as const) {
+    it(`step ${step} alone matches its golden dump`, async () => {
+      const { db, tree } = await setup();
+      await importTree(db.pool, tree, { steps: [step] });
+      await expectGolden(`real-step${step}`, await dumpTables(db.pool));
+    });
+  }
+
+  it('steps one, two and three run one after the other give the full import', async () => {
+    const { db, tree } = await setup();
+    for (const step of [1, 2, 3] as const) await importTree(db.pool, tree, { steps: [step] });
+    const dump = await dumpTables(db.pool);
+    expect(withoutStatistics(dump)).toEqual(withoutStatistics(full));
+    expect(dump.import_statistics).toHaveLength(3);
+  });
+
+  it('a dry run leaves every row count and sequence value as it was, and reports the same rows', async () => {
+    const { db, tree } = await setup();
+    const lockfiles = join(tree.root, 'docker/registry/lockfiles');
+    await rm(lockfiles, { recursive: true, force: true });
+    const before = await databaseFingerprint(db.pool);
+    const dry = await importTree(db.pool, tree, { dryRun: true });
+    expect(await databaseFingerprint(db.pool)).toEqual(before);
+    expect(existsSync(lockfiles)).toBe(false);
+    const real = await importTree(db.pool, tree);
+    expect(dry.inserted).toEqual(real.inserted);
+  });
+
+  it('re-running step two converges on storage: unchanged rows stay, a deleted tag goes', async () => {
+    const { db, tree } = await setup();
+    await importTree(db.pool, tree);
+    const first = await dumpTables(db.pool);
+    await importTree(db.pool, tree, { steps: [2] });
+    expect(withoutStatistics(await dumpTables(db.pool))).toEqual(withoutStatistics(first));
+
+    const tag = (first.tags as { repository: string; name: string }[])[0]!;
+    await rm(
+      join(tree.root, 'docker/registry/v2/repositories', tag.repository, '_manifests/tags', tag.name),
+      {
+        recursive: true,
+      },
+    );
+    const report = await importTree(db.pool, tree, { steps: [2] });
+    expect(report.inserted.tags_deleted).toBe(1);
+    const after = await dumpTables(db.pool, ['tags', 'gc_manifest_review_queue']);
+    expect(after.tags).toHaveLength(first.tags!.length - 1);
+    expect(
+      (after.gc_manifest_review_queue as { event: string }[]).some((q) => q.event === 'tag_delete'),
+    ).toBe(true);
+  });
+
+  it('a run stopped by a storage failure resumes from its checkpoints to the same rows', async () => {
+    const { db, tree } = await setup();
+    let reads = 0;
+    const failing = new Proxy(tree.driver, {
+      get(target, prop, receiver) {
+        if (prop === 'getContent') {
+          return async (...args: Parameters<StorageDriver['getContent']>) => {
+            if (++reads === 30)
+              throw new StorageDriverError('injected failure', 'filesystem', {
+                operation: 'get',
+                attempts: 1,
+                cause: null,
+              });
+            return target.getContent(...args);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const options = importOptions({ concurrency: 1, batchRows: 1 });
+    await expect(runImport({ pool: db.pool, driver: failing }, options)).rejects.toThrow(/injected failure/);
+    const checkpoints = await db.pool.query('SELECT count(*)::int AS n FROM regdb_import.checkpoints');
+    expect(checkpoints.rows[0].n).toBeGreaterThan(0);
+    const resumed = await runImport({ pool: db.pool, driver: tree.driver }, options);
+    expect(resumed.steps.some((s) => s.checkpointed > 0 || s.resumed)).toBe(true);
+    const dump = await dumpTables(db.pool);
+    expect(withoutStatistics(dump)).toEqual(withoutStatistics(full));
+    const left = await db.pool.query('SELECT count(*)::int AS n FROM regdb_import.checkpoints');
+    expect(left.rows[0].n).toBe(0);
+  });
+});
