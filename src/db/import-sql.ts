@@ -188,7 +188,13 @@ CREATE TABLE IF NOT EXISTS regdb_import.steps (
   finished_at timestamptz, PRIMARY KEY (scope, step));
 CREATE TABLE IF NOT EXISTS regdb_import.checkpoints (
   scope text NOT NULL, step smallint NOT NULL, key text NOT NULL, done_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (scope, step, key));`;
+  PRIMARY KEY (scope, step, key));
+ALTER TABLE regdb_import.steps
+  ADD COLUMN IF NOT EXISTS repositories bigint NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS tags bigint NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS manifests bigint NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS blobs bigint NOT NULL DEFAULT 0,
+  ADD COLUMN IF NOT EXISTS blob_bytes bigint NOT NULL DEFAULT 0;`;
 
 /** Serialises the DDL above between concurrent shard processes (an arbitrary, fixed key). */
 export const CHECKPOINT_DDL_LOCK = 'SELECT pg_advisory_xact_lock(726567646201)';
@@ -198,7 +204,15 @@ INSERT INTO regdb_import.checkpoints (scope, step, key)
 SELECT $1, $2, k FROM unnest($3::text[]) AS k
 ON CONFLICT (scope, step, key) DO NOTHING`;
 
-export const STEP_STATE = 'SELECT step, finished_at FROM regdb_import.steps WHERE scope = $1';
+export const STEP_STATE = `
+SELECT step, finished_at, repositories::text, tags::text, manifests::text, blobs::text, blob_bytes::text
+FROM regdb_import.steps WHERE scope = $1`;
+
+/** import_statistics counters of the batch, committed with its checkpoints. */
+export const ADD_STEP_COUNTS = `
+UPDATE regdb_import.steps SET repositories = repositories + $3, tags = tags + $4, manifests = manifests + $5,
+  blobs = blobs + $6, blob_bytes = blob_bytes + $7::bigint
+WHERE scope = $1 AND step = $2`;
 export const CHECKPOINT_KEYS = 'SELECT key FROM regdb_import.checkpoints WHERE scope = $1 AND step = $2';
 export const START_STEP = `
 INSERT INTO regdb_import.steps (scope, step) VALUES ($1, $2)

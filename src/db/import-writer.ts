@@ -42,14 +42,36 @@ export type TableName =
 
 export type Inserted = Partial<Record<TableName, number>>;
 
+/** Statistics counters of a batch, kept with its checkpoints (so resumed runs report totals). */
+export interface BatchCounts {
+  readonly repositories?: number;
+  readonly tags?: number;
+  readonly manifests?: number;
+  readonly blobs?: number;
+  readonly blobBytes?: bigint;
+}
+
 export type Batch =
   | {
       readonly kind: 'repositories';
       readonly step: 1 | 2;
       readonly repositories: readonly RepositoryRows[];
       readonly checkpoints: readonly string[];
+      readonly counts?: BatchCounts;
     }
-  | { readonly kind: 'blobs'; readonly blobs: readonly BlobRow[]; readonly checkpoints: readonly string[] };
+  | {
+      readonly kind: 'blobs';
+      readonly blobs: readonly BlobRow[];
+      readonly checkpoints: readonly string[];
+      readonly counts?: BatchCounts;
+    };
+
+/** What an interrupted run of the same scope left: finished steps, done keys, counters so far. */
+export interface ResumeState {
+  readonly finished: boolean;
+  readonly done: Set<string>;
+  readonly counts: Required<BatchCounts>;
+}
 
 export interface WriterOptions {
   readonly dryRun: boolean;
@@ -162,19 +184,35 @@ export class ImportWriter {
   }
 
   /** Steps already finished and checkpoints of unfinished steps, for resuming (scope = this run's steps). */
-  async resumeState(step: number): Promise<{ finished: boolean; done: Set<string> }> {
+  async resumeState(step: number): Promise<ResumeState> {
+    const zero = { repositories: 0, tags: 0, manifests: 0, blobs: 0, blobBytes: 0n };
     return this.read(async (c) => {
       const exists = await c.query<{ t: string | null }>(
-        "SELECT to_regclass('regdb_import.checkpoints')::text AS t",
+        "SELECT to_regclass('regdb_import.steps')::text AS t",
       );
-      if (exists.rows[0]?.t === null) return { finished: false, done: new Set<string>() };
-      const steps = await c.query<{ step: number; finished_at: Date | null }>(SQL.STEP_STATE, [
-        this.opts.scope,
-      ]);
+      if (exists.rows[0]?.t === null) return { finished: false, done: new Set<string>(), counts: zero };
+      const steps = await c.query<{
+        step: number;
+        finished_at: Date | null;
+        repositories: string;
+        tags: string;
+        manifests: string;
+        blobs: string;
+        blob_bytes: string;
+      }>(SQL.STEP_STATE, [this.opts.scope]);
       const state = steps.rows.find((r) => r.step === step);
-      if (state?.finished_at) return { finished: true, done: new Set<string>() };
+      const counts = state
+        ? {
+            repositories: Number(state.repositories),
+            tags: Number(state.tags),
+            manifests: Number(state.manifests),
+            blobs: Number(state.blobs),
+            blobBytes: BigInt(state.blob_bytes),
+          }
+        : zero;
+      if (state?.finished_at) return { finished: true, done: new Set<string>(), counts };
       const keys = await c.query<{ key: string }>(SQL.CHECKPOINT_KEYS, [this.opts.scope, step]);
-      return { finished: false, done: new Set(keys.rows.map((r) => r.key)) };
+      return { finished: false, done: new Set(keys.rows.map((r) => r.key)), counts };
     });
   }
 
@@ -243,7 +281,7 @@ export class ImportWriter {
       await this.copy(c, SQL.COPY.blobs, batch.blobs, (b) => [seq++, digestToBytea(b.digest), b.size]);
       ins.blobs = await this.run(c, SQL.MERGE_BLOBS);
       killPoint('merge');
-      await this.checkpoint(c, 3, batch.checkpoints);
+      await this.checkpoint(c, 3, batch.checkpoints, batch.counts);
       return ins;
     }
     await this.copyRepositories(c, batch.step, batch.repositories);
@@ -263,13 +301,27 @@ export class ImportWriter {
       ins.tags_deleted = await this.run(c, SQL.DELETE_STALE_TAGS);
       ins.tags = await this.run(c, SQL.MERGE_TAGS);
     }
-    await this.checkpoint(c, batch.step, batch.checkpoints);
+    await this.checkpoint(c, batch.step, batch.checkpoints, batch.counts);
     return ins;
   }
 
-  private async checkpoint(c: pg.ClientBase, step: number, keys: readonly string[]): Promise<void> {
+  private async checkpoint(
+    c: pg.ClientBase,
+    step: number,
+    keys: readonly string[],
+    counts: BatchCounts = {},
+  ): Promise<void> {
     if (this.dryClient || keys.length === 0) return;
     await c.query(SQL.INSERT_CHECKPOINTS, [this.opts.scope, step, keys]);
+    await c.query(SQL.ADD_STEP_COUNTS, [
+      this.opts.scope,
+      step,
+      counts.repositories ?? 0,
+      counts.tags ?? 0,
+      counts.manifests ?? 0,
+      counts.blobs ?? 0,
+      (counts.blobBytes ?? 0n).toString(),
+    ]);
   }
 
   private async copyRepositories(

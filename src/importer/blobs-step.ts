@@ -30,6 +30,7 @@ export async function importBlobs(
   stepReport: StepReport,
 ): Promise<void> {
   let rows: BlobRow[] = [];
+  let counts = { blobs: 0, blobBytes: 0n };
   let finished: string[] = [];
   let current: string | null = null;
   let writing: Promise<void> = Promise.resolve();
@@ -37,8 +38,9 @@ export async function importBlobs(
 
   const flush = async (): Promise<void> => {
     if (finished.length === 0) return;
-    const batch = { kind: 'blobs' as const, blobs: rows, checkpoints: finished };
+    const batch = { kind: 'blobs' as const, blobs: rows, checkpoints: finished, counts };
     rows = [];
+    counts = { blobs: 0, blobBytes: 0n };
     finished = [];
     await writing;
     writing = ctx.writer.write(batch).then((ins) => ctx.report.addInserted(ins));
@@ -70,6 +72,8 @@ export async function importBlobs(
       }
       stepReport.blobs++;
       stepReport.blobBytes += entry.size;
+      counts.blobs++;
+      counts.blobBytes += entry.size;
       rows.push({ digest: entry.digest, size: entry.size });
       ctx.onProgress?.(stepReport, found.size);
     }

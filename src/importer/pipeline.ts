@@ -16,7 +16,7 @@ import { buildRepositoryRows } from './rows.js';
 import { inShard, type Shard } from './shard.js';
 import { SKIP_REASONS } from './skips.js';
 import type { StorageReads } from './storage-reads.js';
-import type { RepositoryRows, SkipRecord } from './types.js';
+import type { RepositoryRows, SkipRecord, StepCounts } from './types.js';
 
 export interface PipelineOptions {
   readonly dynamicMediaTypes: boolean;
@@ -78,29 +78,36 @@ export async function importRepositories(
   const knownMediaTypes = await ctx.writer.mediaTypes();
   const files = ctx.reads.driver.walk(REPOSITORIES_ROOT, { prune: pruneRepositoryWalk });
   const limit = pLimit(opts.concurrency);
-  const queue: Promise<{ name: string; rows: RepositoryRows | null }>[] = [];
+  type Done = { name: string; rows: RepositoryRows | null; counts: StepCounts };
+  const queue: Promise<Done>[] = [];
+  const none: StepCounts = { repositories: 0, tags: 0, manifests: 0 };
   let found = 0;
   let batch: RepositoryRows[] = [];
   let batchKeys: string[] = [];
   let batchSize = { rows: 0, bytes: 0 };
+  let batchCounts: StepCounts = { ...none };
   let writing: Promise<void> = Promise.resolve();
 
   const flush = async (): Promise<void> => {
     if (batchKeys.length === 0) return;
     const repositories = batch;
     const checkpoints = batchKeys;
+    const counts = batchCounts;
     batch = [];
     batchKeys = [];
     batchSize = { rows: 0, bytes: 0 };
+    batchCounts = { ...none };
     await writing;
-    writing = ctx.writer.write({ kind: 'repositories', step, repositories, checkpoints }).then((ins) => {
-      ctx.report.addInserted(ins);
-      ctx.reads.nextBatch();
-    });
+    writing = ctx.writer
+      .write({ kind: 'repositories', step, repositories, checkpoints, counts })
+      .then((ins) => {
+        ctx.report.addInserted(ins);
+        ctx.reads.nextBatch();
+      });
     writing.catch(() => undefined); // awaited by the next flush
   };
 
-  const processOne = async (repo: Repository): Promise<{ name: string; rows: RepositoryRows | null }> => {
+  const processOne = async (repo: Repository): Promise<Done> => {
     const log = ctx.logger.child({ step, repository: repo.name });
     const state = (await ctx.writer.repositoryState([repo.name])).get(repo.name);
     if (
@@ -116,7 +123,7 @@ export async function importRepositories(
         },
         'skipping repository pre import: last pre imported after skip cutoff date',
       );
-      return { name: repo.name, rows: null };
+      return { name: repo.name, rows: null, counts: none };
     }
     const existingManifests = state?.manifests ?? new Set<string>();
     const facts = await readRepository(
@@ -131,21 +138,26 @@ export async function importRepositories(
     const result = buildRepositoryRows(facts, { ...opts, step, knownMediaTypes });
     for (const s of result.skips) recordSkip(ctx, opts.strict, s);
     if (!result.ok) {
-      if (result.countsAsRepository) stepReport.repositories++;
-      return { name: repo.name, rows: null };
+      return {
+        name: repo.name,
+        rows: null,
+        counts: { ...none, repositories: result.countsAsRepository ? 1 : 0 },
+      };
     }
-    return { name: repo.name, rows: result.rows };
+    return { name: repo.name, rows: result.rows, counts: result.rows.counts };
   };
 
   const take = async (): Promise<void> => {
     const done = await queue.shift()!;
     batchKeys.push(done.name);
+    // Counted with the batch's checkpoints, so a resumed run reports an uninterrupted run's totals.
+    for (const k of ['repositories', 'tags', 'manifests'] as const) {
+      stepReport[k] += done.counts[k];
+      batchCounts[k] += done.counts[k];
+    }
     if (done.rows !== null) {
       const r = done.rows;
       batch.push(r);
-      stepReport.repositories += r.counts.repositories;
-      stepReport.tags += r.counts.tags;
-      stepReport.manifests += r.counts.manifests;
       const size = rowCount(r);
       batchSize = { rows: batchSize.rows + size.rows, bytes: batchSize.bytes + size.bytes };
     }
@@ -181,7 +193,15 @@ export async function importRepositories(
           message: `parsing repository name: ${entry.message}`,
           gitlabFatal: SKIP_REASONS['repository-name-invalid'].fatal,
         });
-        if (step === 2) stepReport.repositories++;
+        // Checkpointed and counted like any other repository (GitLab counts every one in step two).
+        queue.push(
+          Promise.resolve({
+            name: entry.name,
+            rows: null,
+            counts: { ...none, repositories: step === 2 ? 1 : 0 },
+          }),
+        );
+        while (queue.length >= opts.concurrency * 2) await take();
         continue;
       }
       for (const p of entry.problems) ctx.logger.warn({ path: p.path, reason: p.reason }, p.message);

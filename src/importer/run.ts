@@ -77,6 +77,12 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
       const sr = report.startStep(step);
       try {
         const state = await writer.resumeState(step);
+        // An interrupted run's counts carry over, so the statistics match an uninterrupted run.
+        sr.repositories = state.counts.repositories;
+        sr.tags = state.counts.tags;
+        sr.manifests = state.counts.manifests;
+        sr.blobs = state.counts.blobs;
+        sr.blobBytes = state.counts.blobBytes;
         if (state.finished) {
           sr.resumed = true;
           logger.info({ step }, 'step already completed by the interrupted run being resumed');

@@ -126,3 +126,10 @@ export type RepositoryResult =
   | { readonly ok: true; readonly rows: RepositoryRows; readonly skips: readonly SkipRecord[] }
   /** The repository itself is skipped (invalid name); counts per GitLab step-two rules. */
   | { readonly ok: false; readonly skips: readonly SkipRecord[]; readonly countsAsRepository: boolean };
+
+/** Counters of import_statistics (spec §2.14), per step. */
+export interface StepCounts {
+  repositories: number;
+  tags: number;
+  manifests: number;
+}

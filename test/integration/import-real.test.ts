@@ -143,6 +143,9 @@ describe('real tree', { timeout: 300_000 }, () => {
     expect(resumed.steps.some((s) => s.checkpointed > 0 || s.resumed)).toBe(true);
     const dump = await dumpTables(db.pool);
     expect(withoutStatistics(dump)).toEqual(withoutStatistics(full));
+    // One statistics row per run; the resumed run counts like an uninterrupted one.
+    expect(dump.import_statistics).toHaveLength(2);
+    expect(dump.import_statistics![1]).toEqual(full.import_statistics![0]);
     const left = await db.pool.query('SELECT count(*)::int AS n FROM regdb_import.checkpoints');
     expect(left.rows[0].n).toBe(0);
   });
