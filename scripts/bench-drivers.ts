@@ -242,7 +242,6 @@ async function main(): Promise<void> {
 
     // Object stores on the first repositories (namespaces ns0..ns49 hold repo0..; take whole repos).
     const subset = listTree(root).filter((f) => Number(/\/repo(\d+)\//.exec(f.path)?.[1]) < objectRepos);
-    const subsetRoot = mkdtempSync(join(tmpdir(), 'regdb-bench-objects-'));
     const s3 = await startS3Server();
     const gcs = await startGcsServer();
     try {
@@ -280,7 +279,6 @@ async function main(): Promise<void> {
       print(objectResults, objectResults[0]!);
     } finally {
       await Promise.all([s3.close(), gcs.close()]);
-      rmSync(subsetRoot, { recursive: true, force: true });
     }
   } finally {
     if (!given && !keep) rmSync(root, { recursive: true, force: true });
