@@ -11,7 +11,7 @@ import { databaseHasRows } from '../db/import-writer.js';
 import { migrateUp, pendingMigrations } from '../db/migrator.js';
 import { openDatabase } from '../db/open.js';
 import { UsageError } from '../errors.js';
-import { runImport } from '../importer/run.js';
+import { ImportFailure, runImport } from '../importer/run.js';
 import { parseShard } from '../importer/shard.js';
 import { createLogger, type Logger } from '../log.js';
 import { announceEmbedded, configArgument, loadCommandConfig, type GlobalOptions } from './common.js';
@@ -179,6 +179,12 @@ async function importCommand(configArg: string | undefined, flags: ImportFlags, 
     if (logPath !== undefined) process.stderr.write('registry import complete\n');
   } catch (err) {
     if (err instanceof UsageError) throw err;
+    if (err instanceof ImportFailure && flags.report !== undefined) {
+      await writeFile(
+        flags.report,
+        JSON.stringify({ ...(err.report.toJSON() as object), error: err.message }, null, 2) + '\n',
+      );
+    }
     throw new Error(`failed to import metadata: ${(err as Error).message}`, { cause: err });
   } finally {
     await driver.close();

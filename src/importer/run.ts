@@ -33,6 +33,18 @@ export interface ImportDeps {
   readonly signal?: AbortSignal;
 }
 
+/** A failed run, with what it did before failing (the CLI still prints and writes the report). */
+export class ImportFailure extends Error {
+  constructor(
+    message: string,
+    readonly report: Report,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ImportFailure';
+  }
+}
+
 const STEP_ERROR_PREFIX: Record<StepNumber, string> = {
   1: 'pre importing all repositories',
   2: 'importing all repositories',
@@ -127,7 +139,7 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
       logger.error({ err }, 'failed to commit import statistics to the database');
     });
   }
-  if (failure) throw failure;
+  if (failure) throw new ImportFailure(failure.message, report, { cause: failure });
   const seconds = (report.finishedAt!.getTime() - report.startedAt.getTime()) / 1000;
   logger.info({ duration_s: seconds, ...(report.rowCount ?? {}) }, 'metadata import complete');
   return report;
