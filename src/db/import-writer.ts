@@ -418,15 +418,22 @@ export class ImportWriter {
   async close(): Promise<void> {
     const c = this.dryClient;
     if (!c) return;
+    // setval is not transactional, so a pooled connection puts the sequences back: the values drawn
+    // must go back also when the dry run's own connection died (its transaction died with it, so a
+    // failing ROLLBACK loses nothing).
+    let broken = false;
     try {
       await this.dryQueue;
       await c.query('ROLLBACK');
-      for (const s of this.sequences) {
-        if (s.last_value === null) await c.query(SQL.RESTORE_SEQUENCE, [s.name, s.start_value, false]);
-        else await c.query(SQL.RESTORE_SEQUENCE, [s.name, s.last_value, true]);
-      }
+    } catch (err) {
+      broken = true;
+      this.logger.debug({ err }, 'the dry run lost its connection before the rollback');
     } finally {
-      c.release();
+      c.release(broken);
+    }
+    for (const s of this.sequences) {
+      if (s.last_value === null) await this.pool.query(SQL.RESTORE_SEQUENCE, [s.name, s.start_value, false]);
+      else await this.pool.query(SQL.RESTORE_SEQUENCE, [s.name, s.last_value, true]);
     }
   }
 }
