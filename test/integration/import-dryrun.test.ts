@@ -14,7 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCKFILE_CONTENT } from '../../src/registry/paths.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { copyTree, type TreeCopy } from '../helpers/import-run.js';
-import { describeRun, runImportProcess, writeImportConfig, type ImportRun } from './import-kill-support.js';
+import {
+  describeRun,
+  runImportProcess,
+  syntheticTree,
+  writeImportConfig,
+  type ImportRun,
+} from './import-kill-support.js';
 
 let work: string;
 const cleanups: (() => Promise<void>)[] = [];
@@ -123,13 +129,15 @@ describe('regdb database import --dry-run', () => {
     const dbBefore = await fingerprint(db);
     const storageBefore = storageSnapshot(tree.root);
 
-    const dry = await runImportProcess(config, ['--dry-run'], work);
+    // One repository at a time: with more, two repositories may both stat a shared blob before either
+    // remembers it, and the request counts vary from run to run.
+    const dry = await runImportProcess(config, ['--dry-run', '--concurrency', '1'], work);
     expect(dry.code, describeRun(dry)).toBe(0);
     expect(await fingerprint(db)).toEqual(dbBefore);
     expect(await statisticsRows(db)).toBe(0);
     expect(storageSnapshot(tree.root)).toEqual(storageBefore);
 
-    const real = await runImportProcess(config, [], work);
+    const real = await runImportProcess(config, ['--concurrency', '1'], work);
     expect(real.code, describeRun(real)).toBe(0);
     expect(await statisticsRows(db)).toBe(1);
     const drySummary = summaryOf(dry);
@@ -171,5 +179,49 @@ describe('regdb database import --dry-run', () => {
       'SELECT count(*)::int AS n FROM regdb_import.checkpoints',
     );
     expect(left.rows[0]!.n).toBe(0);
+  });
+
+  it('killed mid-run, a dry run still leaves every sequence as it was', async () => {
+    // nextval is not transactional: the rolled-back transaction does not undo it, the dry run puts the
+    // values back itself, and must do so even when its own connection is gone.
+    const tree = syntheticTree({ repositories: 30, tags: 300, layerRefs: 1500, sharedLayers: 300, seed: 5 });
+    cleanups.push(async () => tree.remove());
+    const db = await freshDatabase();
+    cleanups.push(() => db.drop());
+    const config = writeImportConfig(work, db, tree.root);
+    const before = await fingerprint(db);
+    // On the import's database (pg_sequences is per database), not named 'regdb', so it survives.
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      let done = false;
+      const running = runImportProcess(
+        config,
+        ['--dry-run', '--batch-size', '30', '--concurrency', '2'],
+        work,
+      ).finally(() => (done = true));
+      // As soon as the dry run has drawn identity values, kill its connections.
+      let killed = 0;
+      const deadline = Date.now() + 60_000;
+      while (!done && killed === 0 && Date.now() < deadline) {
+        const drawn = await admin.query(
+          `SELECT 1 FROM pg_sequences WHERE schemaname = 'public' AND sequencename LIKE 'repositories%' AND last_value IS NOT NULL`,
+        );
+        if ((drawn.rowCount ?? 0) > 0) {
+          const r = await admin.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'regdb'`,
+            [db.name],
+          );
+          killed = r.rowCount ?? 0;
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      const dry = await running;
+      expect(killed, describeRun(dry)).toBeGreaterThan(0);
+      expect(dry.code, describeRun(dry)).toBe(1);
+    } finally {
+      await admin.end();
+    }
+    expect(await fingerprint(db)).toEqual(before);
   });
 });
