@@ -102,7 +102,6 @@ export async function importRepositories(
       .write({ kind: 'repositories', step, repositories, checkpoints, counts })
       .then((ins) => {
         ctx.report.addInserted(ins);
-        ctx.reads.nextBatch();
       });
     writing.catch(() => undefined); // awaited by the next flush
   };

@@ -1,7 +1,8 @@
 /**
- * Storage reads shared by the repositories of a run: blob payloads de-duplicated by digest (manifests
- * and configs are content-addressed, so one read serves every repository of a batch), link files, and
- * blob existence checks remembered in a bounded cache (layers are shared across repositories).
+ * Storage reads shared by the repositories of a run: blob payloads de-duplicated by digest in a
+ * byte-bounded cache (manifests and configs are content-addressed, so one read serves every
+ * repository), link files, and blob existence checks in a bounded cache (layers are shared).
+ * Caches fill only from their own kind of request, so request counts do not depend on timing.
  */
 import { ContentTooLargeError, PathNotFoundError } from '../../drivers/errors.js';
 import type { StorageDriver } from '../../drivers/driver.js';
@@ -14,36 +15,24 @@ export type BlobRead =
   | { readonly kind: 'missing' }
   | { readonly kind: 'too-large' };
 
-/** Small bounded map with least-recently-inserted eviction. */
-class BoundedSet {
-  private readonly items = new Set<string>();
-  constructor(private readonly max: number) {}
-  has(k: string): boolean {
-    return this.items.has(k);
-  }
-  add(k: string): void {
-    if (this.items.size >= this.max) {
-      const first = this.items.values().next();
-      if (!first.done) this.items.delete(first.value);
-    }
-    this.items.add(k);
-  }
-}
-
 export class StorageReads {
   /** Payload reads of the current batch, by digest; reset between batches to bound memory. */
-  private payloads = new Map<string, Promise<BlobRead>>();
-  private readonly existing = new BoundedSet(200_000);
+  private readonly payloads = new Map<string, Promise<BlobRead>>();
+  /** Bytes held by `payloads`; the oldest entries go beyond PAYLOAD_CACHE_BYTES. */
+  private payloadBytes = 0;
+  private readonly sizes = new Map<string, number>();
+  private static readonly PAYLOAD_CACHE_BYTES = 32 << 20;
+  /**
+   * Blob existence checks by digest, shared by every repository of the run (layers are shared) and
+   * bounded. Only stats fill it, so the number of requests does not depend on timing.
+   */
+  private readonly existence = new Map<string, Promise<boolean>>();
+  private static readonly MAX_EXISTENCE = 200_000;
 
   constructor(
     readonly driver: StorageDriver,
     private readonly signal?: AbortSignal,
   ) {}
-
-  /** Forget the payloads of the batch just written. */
-  nextBatch(): void {
-    this.payloads = new Map();
-  }
 
   /** A blob's content, capped at 4 MiB (spec §1.5 step 3), read once per batch. */
   blob(digest: Digest): Promise<BlobRead> {
@@ -52,8 +41,25 @@ export class StorageReads {
     if (p === undefined) {
       p = this.readBlob(digest);
       this.payloads.set(key, p);
+      p.then(
+        (r) => this.account(key, r.kind === 'payload' ? r.payload.length : 0),
+        () => this.payloads.delete(key),
+      );
     }
     return p;
+  }
+
+  /** Keeps the cache within its byte budget, dropping the oldest payloads first. */
+  private account(key: string, size: number): void {
+    if (!this.payloads.has(key)) return;
+    this.sizes.set(key, size);
+    this.payloadBytes += size;
+    for (const [k] of this.sizes) {
+      if (this.payloadBytes <= StorageReads.PAYLOAD_CACHE_BYTES) break;
+      this.payloadBytes -= this.sizes.get(k) ?? 0;
+      this.sizes.delete(k);
+      this.payloads.delete(k);
+    }
   }
 
   private async readBlob(digest: Digest): Promise<BlobRead> {
@@ -62,7 +68,6 @@ export class StorageReads {
         maxBytes: MANIFEST_SIZE_LIMIT,
         signal: this.signal,
       });
-      this.existing.add(formatDigest(digest));
       return { kind: 'payload', payload };
     } catch (err) {
       if (err instanceof PathNotFoundError) return { kind: 'missing' };
@@ -72,14 +77,26 @@ export class StorageReads {
   }
 
   /** Does the blob's data exist? A directory at that path does not count (spec §1.5 step 2). */
-  async blobExists(digest: Digest): Promise<boolean> {
+  blobExists(digest: Digest): Promise<boolean> {
     const key = formatDigest(digest);
-    if (this.existing.has(key)) return true;
+    let p = this.existence.get(key);
+    if (p === undefined) {
+      if (this.existence.size >= StorageReads.MAX_EXISTENCE) {
+        const oldest = this.existence.keys().next();
+        if (!oldest.done) this.existence.delete(oldest.value);
+      }
+      p = this.statBlob(digest);
+      this.existence.set(key, p);
+      // A failed stat is not remembered: the next repository asks again.
+      p.catch(() => this.existence.delete(key));
+    }
+    return p;
+  }
+
+  private async statBlob(digest: Digest): Promise<boolean> {
     try {
       const info = await this.driver.stat(blobDataPath(digest), { signal: this.signal });
-      if (info.isDir) return false;
-      this.existing.add(key);
-      return true;
+      return !info.isDir;
     } catch (err) {
       if (err instanceof PathNotFoundError) return false;
       throw err;
