@@ -339,4 +339,29 @@ describe.each(['s3', 'gcs'] as const)('storage errors through a fault proxy in f
     expect((dump['import_statistics'] as StatisticsRow[])[0]!.pre_import_error).toContain(INDEX_DATA);
     expectLastRunClean(dump);
   });
+  it('the lockfile write failing after step two: exit 1 naming it; the rerun writes it, same rows', async () => {
+    proxy.reset();
+    const fault =
+      backend === 's3' ? faults.s3Error(500, 'InternalError') : faults.gcsError(500, 'Internal error');
+    // Object writes of an import are the lockfiles only (S3 PUT, GCS upload POST).
+    const isWrite = (req: RecordedRequest) =>
+      backend === 's3' ? req.method === 'PUT' : req.method === 'POST' && req.url.startsWith('/upload/');
+    proxy.inject(fault, { times: Infinity, match: isWrite });
+    const db = await database();
+    const config = writeConfig(db);
+    const run = await runImportProcess(config, [], work);
+    expect(run.code, describeRun(run)).toBe(1);
+    const line = errorLine(run);
+    expect(line).toMatch(/^regdb: failed to import metadata: importing all repositories: /);
+    expect(line).toContain(`${LOCKFILES}/database-in-use failed after 3 attempts`);
+    expect(line).toContain('could not restore lockfiles');
+
+    proxy.reset();
+    const rerun = await runImportProcess(config, [], work);
+    expect(rerun.code, describeRun(rerun)).toBe(0);
+    expect(proxy.requests.filter(isWrite)).toHaveLength(1);
+    const dump = await importDump(db);
+    expect(rowsOf(dump)).toEqual(rowsOf(reference));
+    expectLastRunClean(dump);
+  });
 });
