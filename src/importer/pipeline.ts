@@ -5,8 +5,9 @@
  * checkpoints. At most one batch is being written while the next one fills, so memory stays bounded.
  */
 import pLimit from 'p-limit';
+import type { FileInfo } from '../../drivers/driver.js';
 import type { Logger } from '../log.js';
-import type { ImportWriter } from '../db/import-writer.js';
+import type { ImportWriter, RepositoryState } from '../db/import-writer.js';
 import { topLevelNamespace } from '../registry/names.js';
 import { REPOSITORIES_ROOT } from '../registry/paths.js';
 import { groupRepositories, pruneRepositoryWalk, type Repository } from '../registry/repositories.js';
@@ -41,6 +42,8 @@ export interface PipelineContext {
 }
 
 const BATCH_BYTES = 64 << 20;
+/** Repositories whose database state is read with one query. */
+const STATE_CHUNK = 32;
 
 /** A skip that GitLab makes fatal fails the run under `--strict`. */
 export function recordSkip(ctx: PipelineContext, strict: boolean, s: SkipRecord): void {
@@ -68,6 +71,17 @@ function rowCount(r: RepositoryRows): { rows: number; bytes: number } {
   return { rows, bytes };
 }
 
+/** Remembers the sizes of `_layers` link files as the walk passes them (no extra request). */
+async function* withLayerLinkSizes(
+  files: AsyncIterable<FileInfo>,
+  sizes: Map<string, number>,
+): AsyncGenerator<FileInfo> {
+  for await (const f of files) {
+    if (f.path.endsWith('/link') && f.path.includes('/_layers/')) sizes.set(f.path, f.size);
+    yield f;
+  }
+}
+
 export async function importRepositories(
   ctx: PipelineContext,
   step: 1 | 2,
@@ -78,6 +92,7 @@ export async function importRepositories(
   const knownMediaTypes = await ctx.writer.mediaTypes();
   const files = ctx.reads.driver.walk(REPOSITORIES_ROOT, { prune: pruneRepositoryWalk });
   const limit = pLimit(opts.concurrency);
+  const sizes = new Map<string, number>();
   type Done = { name: string; rows: RepositoryRows | null; counts: StepCounts };
   const queue: Promise<Done>[] = [];
   const none: StepCounts = { repositories: 0, tags: 0, manifests: 0 };
@@ -106,9 +121,32 @@ export async function importRepositories(
     writing.catch(() => undefined); // awaited by the next flush
   };
 
-  const processOne = async (repo: Repository): Promise<Done> => {
+  // What the database holds for the repositories: one query per chunk of repositories, not per one.
+  type State = RepositoryState | undefined;
+  let chunk: { name: string; resolve: (s: State) => void; reject: (e: unknown) => void }[] = [];
+  const flushState = (): void => {
+    if (chunk.length === 0) return;
+    const c = chunk;
+    chunk = [];
+    ctx.writer.repositoryState(c.map((x) => x.name)).then(
+      (m) => c.forEach((x) => x.resolve(m.get(x.name))),
+      (err: unknown) => c.forEach((x) => x.reject(err)),
+    );
+  };
+  const stateOf = (name: string): Promise<State> => {
+    const p = new Promise<State>((resolve, reject) => chunk.push({ name, resolve, reject }));
+    p.catch(() => undefined);
+    if (chunk.length >= STATE_CHUNK) flushState();
+    return p;
+  };
+
+  const processOne = async (
+    repo: Repository,
+    statePromise: Promise<State>,
+    layerLinkSizes: ReadonlyMap<string, number>,
+  ): Promise<Done> => {
     const log = ctx.logger.child({ step, repository: repo.name });
-    const state = (await ctx.writer.repositoryState([repo.name])).get(repo.name);
+    const state = await statePromise;
     if (
       step === 1 &&
       opts.skipRecentCutoff &&
@@ -127,7 +165,7 @@ export async function importRepositories(
     const existingManifests = state?.manifests ?? new Set<string>();
     const facts = await readRepository(
       ctx.reads,
-      { repository: repo, existingManifests },
+      { repository: repo, existingManifests, layerLinkSizes },
       { step, referrers: opts.referrers, tagConcurrency: opts.tagConcurrency, readConcurrency: 8 },
     );
     for (const w of facts.warnings ?? []) {
@@ -177,7 +215,17 @@ export async function importRepositories(
   }
 
   async function walkAndQueue(): Promise<void> {
-    for await (const entry of groupRepositories(files)) {
+    for await (const entry of groupRepositories(withLayerLinkSizes(files, sizes))) {
+      // The grouper hands out a repository when it sees the next one's first file: keep only this one's.
+      const layerLinkSizes = new Map<string, number>();
+      if (entry.kind === 'repository') {
+        for (const p of entry.layers.values()) {
+          const size = sizes.get(p);
+          if (size !== undefined) layerLinkSizes.set(p, size);
+        }
+        for (const p of layerLinkSizes.keys()) sizes.delete(p);
+      }
+      if (sizes.size > 10_000) sizes.clear();
       if (!inShard(topLevelNamespace(entry.name), opts.shard)) continue;
       found++;
       if (checkpointed.has(entry.name)) {
@@ -200,15 +248,24 @@ export async function importRepositories(
             counts: { ...none, repositories: step === 2 ? 1 : 0 },
           }),
         );
-        while (queue.length >= opts.concurrency * 2) await take();
+        while (queue.length >= opts.concurrency * 2) {
+          flushState();
+          await take();
+        }
         continue;
       }
       for (const p of entry.problems) ctx.logger.warn({ path: p.path, reason: p.reason }, p.message);
-      const job = limit(() => processOne(entry));
+      const state = stateOf(entry.name);
+      const job = limit(() => processOne(entry, state, layerLinkSizes));
       // Awaited in order by take(); until then a failure must not count as an unhandled rejection.
       job.catch(() => undefined);
       queue.push(job);
-      while (queue.length >= opts.concurrency * 2) await take();
+      while (queue.length >= opts.concurrency * 2) {
+        // A job waiting for its state must not wait for a chunk that only fills later.
+        flushState();
+        await take();
+      }
     }
+    flushState();
   }
 }

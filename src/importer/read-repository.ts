@@ -4,9 +4,12 @@
  * layer access checks (the `_layers` link, then the blob's existence). Manifests already in the
  * database are not read again in step two (GitLab looks them up first, spec §2.3).
  *
- * Every link is read and parsed: a revision link may name another blob than its path (GitLab then
- * stores that blob under the requested digest, with a warning), and a bad `_layers` link skips the
- * manifest (spec §1.9), so neither can be inferred from the listing.
+ * Revision links are read: one may name another blob than its path (GitLab then stores that blob
+ * under the requested digest, with a warning). `_layers` links are checked from the listing (issue 5
+ * §3: no request per layer): a link whose size is exactly `<alg>:<hex>` is taken to hold its path's
+ * digest; any other size (empty, truncated, newline, another algorithm) is read and parsed. So a
+ * corrupt link of exactly the right length (e.g. uppercase hex) is not caught, where GitLab would skip
+ * the manifest.
  */
 import pLimit from 'p-limit';
 import { formatDigest, parseDigest, type Digest } from '../registry/digest.js';
@@ -34,6 +37,13 @@ export interface ReadOptions {
 export interface RepositoryInput {
   readonly repository: Repository;
   readonly existingManifests: ReadonlySet<string>;
+  /** Sizes of the repository's `_layers` link files, from the walk (undefined: read each link). */
+  readonly layerLinkSizes?: ReadonlyMap<string, number>;
+}
+
+/** Bytes of a well-formed link to `digest`: `<alg>:<hex>`, nothing else (spec §1.2). */
+export function linkSize(digest: Digest): number {
+  return digest.algorithm.length + 1 + digest.hex.length;
 }
 
 type Failed = Extract<ReturnType<typeof parseDigest>, { ok: false }>;
@@ -134,7 +144,8 @@ export async function readRepository(
   const access = async (digest: Digest): Promise<LayerAccess> => {
     const linkPath = repo.layers.get(formatDigest(digest));
     if (linkPath === undefined) return { kind: 'missing' };
-    const target = await reads.link(linkPath);
+    const size = input.layerLinkSizes?.get(linkPath);
+    const target = size === linkSize(digest) ? { ok: true as const, digest } : await reads.link(linkPath);
     if (target === null) return { kind: 'missing' };
     if (!target.ok) return { kind: 'broken-link', link: target as Failed };
     return (await reads.blobExists(target.digest)) ? { kind: 'ok' } : { kind: 'missing' };

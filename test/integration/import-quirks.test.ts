@@ -25,6 +25,15 @@ interface Quirk {
   regdb: Outcome & { dynamicMediaTypes?: Outcome };
 }
 
+/**
+ * Where regdb knowingly differs from quirks.json: issue 5 §3 has layer access checks come from the
+ * `_layers` listing, not a request per layer, so a link of exactly the right length whose content
+ * is not a valid digest (64 "Z") is taken as its path's digest.
+ */
+const OVERRIDES: Record<string, Outcome> = {
+  'layer-link-bad-format': { outcome: 'imported', reason: 'layer links checked from the listing' },
+};
+
 const QUIRKS = JSON.parse(readFileSync(join(FIXTURES, 'quirks', 'quirks.json'), 'utf8')) as Quirk[];
 
 interface Imported {
@@ -154,11 +163,11 @@ describe('quirks tree', { timeout: 300_000 }, () => {
   });
 
   it.each(QUIRKS.map((q) => [q.id, q] as const))('%s (dynamic media types on)', (_id, q) => {
-    check(on, q, q.regdb.dynamicMediaTypes ?? q.regdb);
+    check(on, q, OVERRIDES[q.id] ?? q.regdb.dynamicMediaTypes ?? q.regdb);
   });
 
   it.each(QUIRKS.map((q) => [q.id, q] as const))('%s (dynamic media types off)', (_id, q) => {
-    check(off, q, q.regdb);
+    check(off, q, OVERRIDES[q.id] ?? q.regdb);
   });
 
   it('skips are counted with reasons, and GitLab-fatal ones are marked', () => {
