@@ -238,6 +238,13 @@ export class ImportWriter {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken = false;
+      // A connection lost between two statements (pg_terminate_backend, a network cut) surfaces on the
+      // next query as an error without SQLSTATE ("not queryable"): retry it as a lost connection.
+      let lost = false;
+      const onLost = () => {
+        lost = true;
+      };
+      client.on('error', onLost);
       try {
         await client.query('BEGIN');
         const inserted = await this.writeOn(client, batch);
@@ -249,11 +256,12 @@ export class ImportWriter {
         await client.query('ROLLBACK').catch(() => {
           broken = true;
         });
-        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+        if (attempt >= MAX_ATTEMPTS || !(isRetryable(err) || lost)) throw err;
         broken = true;
         this.logger.warn({ err, attempt }, 'import batch failed, retrying');
         await sleep(100 * 2 ** attempt);
       } finally {
+        client.off('error', onLost);
         client.release(broken);
       }
     }
