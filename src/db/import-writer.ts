@@ -5,18 +5,13 @@
  * A dry run keeps one transaction open for the whole run and rolls it back, then puts the sequences
  * back (nextval is not transactional): nothing persists (issue 5 §2, "honest dry run").
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import copyStreams from 'pg-copy-streams';
 import { silentLogger, type Logger } from '../log.js';
 import { byteaToDigest, digestToBytea, formatDigest } from '../registry/digest.js';
 import type { BlobRow, RepositoryRows } from '../importer/types.js';
-import { copyChunks, type CopyValue } from './copy-text.js';
+import { copyRepositoryRows, copyRows } from './import-copy.js';
 import * as SQL from './import-sql.js';
-import { killPoint, setHookStep, withCopyKillPoint } from '../importer/test-hooks.js';
-
-const { from: copyFrom } = copyStreams;
+import { killPoint, setHookStep } from '../importer/test-hooks.js';
 
 /** SQLSTATE 40P01 deadlock_detected, 40001 serialization_failure: retry the batch transaction. */
 const DEADLOCK_DETECTED = '40P01';
@@ -267,15 +262,6 @@ export class ImportWriter {
     }
   }
 
-  private async copy<T>(
-    c: pg.ClientBase,
-    sql: string,
-    rows: Iterable<T>,
-    values: (row: T) => readonly CopyValue[],
-  ): Promise<void> {
-    await pipeline(Readable.from(withCopyKillPoint(copyChunks(rows, values))), c.query(copyFrom(sql)));
-  }
-
   private async run(c: pg.ClientBase, sql: string, params?: unknown[]): Promise<number> {
     const res = await c.query(sql, params);
     return res.rowCount ?? 0;
@@ -286,13 +272,13 @@ export class ImportWriter {
     const ins: Inserted = {};
     if (batch.kind === 'blobs') {
       let seq = 0;
-      await this.copy(c, SQL.COPY.blobs, batch.blobs, (b) => [seq++, digestToBytea(b.digest), b.size]);
+      await copyRows(c, SQL.COPY.blobs, batch.blobs, (b) => [seq++, digestToBytea(b.digest), b.size]);
       ins.blobs = await this.run(c, SQL.MERGE_BLOBS);
       killPoint('merge');
       await this.checkpoint(c, 3, batch.checkpoints, batch.counts);
       return ins;
     }
-    await this.copyRepositories(c, batch.step, batch.repositories);
+    await copyRepositoryRows(c, batch.step, batch.repositories);
     if (this.opts.dynamicMediaTypes) ins.media_types = await this.run(c, SQL.MERGE_MEDIA_TYPES);
     ins.top_level_namespaces = await this.run(c, SQL.MERGE_NAMESPACES);
     ins.repositories = await this.run(c, SQL.MERGE_REPOSITORIES);
@@ -330,79 +316,6 @@ export class ImportWriter {
       counts.blobs ?? 0,
       (counts.blobBytes ?? 0n).toString(),
     ]);
-  }
-
-  private async copyRepositories(
-    c: pg.ClientBase,
-    step: 1 | 2,
-    repos: readonly RepositoryRows[],
-  ): Promise<void> {
-    let seq = 0;
-    const b = digestToBytea;
-    await this.copy(c, SQL.COPY.repositories, repos, (r) => [
-      seq++,
-      r.namespace,
-      r.path,
-      r.name,
-      r.lastPublishedAt,
-      step === 2,
-    ]);
-    const each = <T>(pick: (r: RepositoryRows) => readonly T[]) =>
-      (function* () {
-        for (const r of repos) for (const x of pick(r)) yield [r.path, x] as const;
-      })();
-    await this.copy(
-      c,
-      SQL.COPY.blobs,
-      each((r) => r.blobs),
-      ([, x]) => [seq++, b(x.digest), x.size],
-    );
-    await this.copy(
-      c,
-      SQL.COPY.repositoryBlobs,
-      each((r) => r.repositoryBlobs),
-      ([p, d]) => [seq++, p, b(d)],
-    );
-    await this.copy(
-      c,
-      SQL.COPY.manifests,
-      each((r) => r.manifests),
-      ([p, m]) => [
-        seq++,
-        p,
-        b(m.digest),
-        m.schemaVersion,
-        m.mediaType,
-        m.payload,
-        m.totalSize,
-        m.configMediaType,
-        m.configDigest && b(m.configDigest),
-        m.configPayload,
-        m.nonConformant,
-        m.subjectDigest && b(m.subjectDigest),
-        m.artifactMediaType,
-      ],
-    );
-    await this.copy(
-      c,
-      SQL.COPY.layers,
-      each((r) => r.layers),
-      ([p, l]) => [seq++, p, b(l.manifestDigest), b(l.digest), l.mediaType, l.size],
-    );
-    await this.copy(
-      c,
-      SQL.COPY.references,
-      each((r) => r.references),
-      ([p, x]) => [seq++, p, b(x.parentDigest), b(x.childDigest)],
-    );
-    if (step === 2) {
-      await this.copy(
-        c,
-        SQL.COPY.tags,
-        each((r) => r.tags ?? []),
-        ([p, t]) => [seq++, p, t.name, b(t.manifestDigest)],
-      );
-    }
   }
 
   async countRows(): Promise<{ repositories: bigint; manifests: bigint; blobs: bigint; tags: bigint }> {
