@@ -148,6 +148,7 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3T
   const S3rver = require('s3rver') as new (options: Record<string, unknown>) => {
     run(): Promise<{ port: number }>;
     close(): Promise<void>;
+    httpServer?: { closeAllConnections(): void };
   };
   const bucket = opts.bucket ?? 'registry';
   const directory = mkdtempSync(join(tmpdir(), 'regdb-s3rver-'));
@@ -166,6 +167,8 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3T
     bucket,
     listRequests: () => listCount - startCount,
     async close() {
+      // SDK clients keep sockets alive; without dropping them close() waits for their idle timeout.
+      server.httpServer?.closeAllConnections();
       await server.close();
       rmSync(directory, { recursive: true, force: true });
     },
