@@ -4,7 +4,7 @@
  * pruned prefix, and large walks split into key ranges listed concurrently and merged back in order
  * with bounded buffering. Backends supply one paged list call; everything else is shared.
  */
-import type { FileInfo, WalkOptions } from './driver.js';
+import type { FileInfo, ListEntry, WalkOptions } from './driver.js';
 import { PathNotFoundError } from './errors.js';
 import { compareBytewise } from './paths.js';
 
@@ -76,6 +76,26 @@ export function dirKeyOf(store: ObjectStore, dir: string): string {
 export function pathOf(store: ObjectStore, key: string): string {
   const rel = key.slice(store.keyPrefix.length);
   return `/${rel.endsWith('/') ? rel.slice(0, -1) : rel}`;
+}
+
+/** Immediate children of a directory (one-level listings with a delimiter), sorted bytewise. */
+export async function listChildren(
+  store: ObjectStore,
+  path: string,
+  driverName: string,
+  signal?: AbortSignal,
+): Promise<ListEntry[]> {
+  const entries: ListEntry[] = [];
+  let token: string | undefined;
+  do {
+    const page = await store.listPage({ prefix: dirKeyOf(store, path), delimiter: true, token, signal });
+    for (const p of page.prefixes) entries.push({ path: pathOf(store, p), isDir: true });
+    for (const o of page.objects)
+      if (!o.key.endsWith('/')) entries.push({ path: pathOf(store, o.key), isDir: false });
+    token = page.nextToken;
+  } while (token !== undefined);
+  if (entries.length === 0) throw new PathNotFoundError(path, driverName);
+  return entries.sort((a, b) => compareBytewise(a.path, b.path));
 }
 
 /** Tracks the directories implied by consecutive sorted keys and applies `prune` to each new one. */

@@ -38,8 +38,9 @@ import {
   type ListQuery,
   type ObjectStore,
   type ObjectWalkTuning,
+  listChildren,
 } from './object-walk.js';
-import { compareBytewise, validatePath } from './paths.js';
+import { validatePath } from './paths.js';
 import { isNetworkError, mapBounded, RequestRunner, type RetryPolicy } from './requests.js';
 import { readCapped } from './streams.js';
 
@@ -244,22 +245,7 @@ export class S3Driver implements StorageDriver, ObjectStore {
 
   async list(path: string, options?: CallOptions): Promise<ListEntry[]> {
     validatePath(path, this.name);
-    const entries: ListEntry[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.listPage({
-        prefix: dirKeyOf(this, path),
-        delimiter: true,
-        token,
-        signal: options?.signal,
-      });
-      for (const p of page.prefixes) entries.push({ path: pathOf(this, p), isDir: true });
-      for (const o of page.objects)
-        if (!o.key.endsWith('/')) entries.push({ path: pathOf(this, o.key), isDir: false });
-      token = page.nextToken;
-    } while (token !== undefined);
-    if (entries.length === 0) throw new PathNotFoundError(path, this.name);
-    return entries.sort((a, b) => compareBytewise(a.path, b.path));
+    return listChildren(this, path, this.name, options?.signal);
   }
 
   walk(prefix: string, options: WalkOptions = {}): AsyncIterable<FileInfo> {
