@@ -21,7 +21,14 @@ const ADMIN_SHUTDOWN = '57P01';
 /** Class 08: connection exceptions. */
 const CONNECTION_EXCEPTION_CLASS = '08';
 const RETRYABLE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED']);
-const MAX_ATTEMPTS = 5;
+/**
+ * SQLSTATE 53200 out_of_memory: "out of shared memory" when the server's lock table is full. A batch
+ * touching the partitioned tables locks every partition and its indexes, so several importers (or
+ * shards) at once can fill a default lock table; the transaction is rolled back whole, and other
+ * transactions release their locks as they finish, so it is retried after a pause.
+ */
+const OUT_OF_SHARED_MEMORY = '53200';
+const MAX_ATTEMPTS = 8;
 
 export type TableName =
   | 'media_types'
@@ -88,12 +95,16 @@ function isRetryable(err: unknown): boolean {
     code === DEADLOCK_DETECTED ||
     code === SERIALIZATION_FAILURE ||
     code === ADMIN_SHUTDOWN ||
+    code === OUT_OF_SHARED_MEMORY ||
     code.startsWith(CONNECTION_EXCEPTION_CLASS) ||
     RETRYABLE_SOCKET_CODES.has(code)
   );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Exponential backoff with jitter, so retrying processes do not collide again in step. */
+const backoff = (attempt: number) => sleep(100 * 2 ** Math.min(attempt, 6) * (0.5 + Math.random()));
 
 export class ImportWriter {
   private constructor(
@@ -145,11 +156,20 @@ export class ImportWriter {
   /** Runs `fn` on the dry-run transaction, or on a pooled connection. */
   private async read<T>(fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
     if (this.dryClient) return this.onDryClient(fn);
-    const client = await this.pool.connect();
-    try {
-      return await fn(client);
-    } finally {
-      client.release();
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let broken = false;
+      try {
+        return await fn(client);
+      } catch (err) {
+        // Reads are idempotent: a full lock table or a lost connection is retried like a batch.
+        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+        broken = true;
+        this.logger.warn({ err, attempt }, 'import read failed, retrying');
+        await backoff(attempt);
+      } finally {
+        client.release(broken);
+      }
     }
   }
 
@@ -254,7 +274,7 @@ export class ImportWriter {
         if (attempt >= MAX_ATTEMPTS || !(isRetryable(err) || lost)) throw err;
         broken = true;
         this.logger.warn({ err, attempt }, 'import batch failed, retrying');
-        await sleep(100 * 2 ** attempt);
+        await backoff(attempt);
       } finally {
         client.off('error', onLost);
         client.release(broken);
