@@ -15,6 +15,11 @@ export interface FileInfo {
   readonly size: number;
   /** Last modification time when the backend reports one. */
   readonly modTime?: Date;
+  /**
+   * Set only on the markers `walk(…, { emptyDirectories: true })` yields for empty directories; such
+   * a marker's path is the directory's path with a trailing '/', so it sorts where its children would.
+   */
+  readonly isDir?: true;
 }
 
 /** Result of `stat`: a file, or a directory (a prefix with at least one object below it). */
@@ -46,6 +51,12 @@ export interface WalkOptions extends CallOptions {
    * Best-effort resume hint: entries whose path is <= startAfter (bytewise) are not yielded.
    */
   readonly startAfter?: string;
+  /**
+   * Also yield a marker (`isDir: true`, path + '/') for every empty directory met. Object stores have
+   * no directories, so only the filesystem ever yields one: an empty `_manifests` directory still
+   * makes a repository (spec §1.3).
+   */
+  readonly emptyDirectories?: boolean;
 }
 
 export interface GetContentOptions extends CallOptions {

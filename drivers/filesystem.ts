@@ -134,7 +134,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   private async *walkFrom(prefix: string, options: WalkOptions): AsyncGenerator<FileInfo> {
-    const { prune, startAfter, signal } = options;
+    const { prune, startAfter, signal, emptyDirectories } = options;
     const top = this.readChildren(prefix, this.onDisk(prefix), true);
     if (!top) throw new PathNotFoundError(prefix, this.name);
     // Depth-first over sorted children; each frame holds one directory's remaining children.
@@ -154,7 +154,13 @@ export class FilesystemDriver implements StorageDriver {
         if (prune?.(path)) continue;
         signal?.throwIfAborted();
         const children = this.readChildren(path, this.onDisk(path), true, false);
-        if (children) stack.push({ dir: path, children, next: 0 });
+        if (children && children.length > 0) stack.push({ dir: path, children, next: 0 });
+        else if (children && emptyDirectories) {
+          const marker = `${path}/`;
+          if (startAfter === undefined || compareBytewise(marker, startAfter) > 0) {
+            yield { path: marker, size: 0, isDir: true };
+          }
+        }
       } else {
         if (startAfter !== undefined && compareBytewise(path, startAfter) <= 0) continue;
         yield child.stats

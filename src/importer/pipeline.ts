@@ -90,7 +90,10 @@ export async function importRepositories(
   stepReport: StepReport,
 ): Promise<void> {
   const knownMediaTypes = await ctx.writer.mediaTypes();
-  const files = ctx.reads.driver.walk(REPOSITORIES_ROOT, { prune: pruneRepositoryWalk });
+  const files = ctx.reads.driver.walk(REPOSITORIES_ROOT, {
+    prune: pruneRepositoryWalk,
+    emptyDirectories: true,
+  });
   const limit = pLimit(opts.concurrency);
   const sizes = new Map<string, number>();
   type Done = { name: string; rows: RepositoryRows | null; counts: StepCounts };

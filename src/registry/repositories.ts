@@ -12,8 +12,9 @@
  * gives `a`, `a/c`, `a-b`, `a.b`. Nested names that continue with a digit or an uppercase letter (`a/1x`,
  * `a/B`) come before `a` in both, lowercase ones (`a/b`) after. `compareGitLabOrder` sorts into GitLab's.
  *
- * Limitation: a walk yields files, so an EMPTY `_manifests` directory (possible on a filesystem, never
- * on an object store) is invisible; GitLab would import such a directory as a repository without tags.
+ * An EMPTY `_manifests` directory (possible on a filesystem, never on an object store) reaches the
+ * grouper as an empty-directory marker (`walk(…, { emptyDirectories: true })`, a path ending in '/')
+ * and makes a repository without tags, as in GitLab.
  */
 import type { FileInfo } from '../../drivers/driver.js';
 import { formatDigest, parseDigest, type DigestFault } from './digest.js';
@@ -163,6 +164,12 @@ function newGroup(name: string): Group {
 }
 
 function addFile(group: Group, path: string, top: string, rest: string[]): void {
+  // An empty-directory marker (path ending in '/'): an empty `_manifests`, or an empty folder below
+  // it, still makes the directory a repository (spec §1.3); it names no tag or link.
+  if (path.endsWith('/')) {
+    if (top === '_manifests') group.hasManifests = true;
+    return;
+  }
   if (top === '_manifests') {
     group.hasManifests = true;
     if (rest[0] === 'tags' && rest.length >= 2) {

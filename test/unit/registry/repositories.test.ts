@@ -56,6 +56,23 @@ function repo(entries: RepositoryEntry[], name: string): Repository {
 }
 
 describe('groupRepositories', () => {
+  it('makes a repository of an empty _manifests directory (empty-directory markers), naming no tag', async () => {
+    const files: FileInfo[] = [
+      ...walk(image('group/app', ['latest'])),
+      { path: `${R}/group/empty/_manifests/`, size: 0, isDir: true },
+      { path: `${R}/group/hollow/_manifests/tags/`, size: 0, isDir: true },
+      { path: `${R}/group/uploads-only/_uploads/`, size: 0, isDir: true },
+    ];
+    const entries = await collect(files);
+    expect(entries.map((e) => e.name)).toEqual(['group/app', 'group/empty', 'group/hollow']);
+    for (const name of ['group/empty', 'group/hollow']) {
+      const r = repo(entries, name);
+      expect(r.tags).toEqual([]);
+      expect(r.revisions.size).toBe(0);
+      expect(r.problems).toEqual([]);
+    }
+  });
+
   it('collects tags, revision links and layer links of a repository', async () => {
     const entries = await collect(walk(image('group/app', ['stable', '1.0', 'latest'])));
     expect(entries).toEqual([
