@@ -89,23 +89,24 @@ interface DownFlags {
   postDeployLimit?: number;
 }
 
+/** The -d/-n/-p options `up` and `down` share (spec §4.2). */
+const dryRunOption = () => new Option('-d, --dry-run', 'do not commit changes to the database');
+const limitOption = () =>
+  new Option('-n, --limit <n>', 'limit the number of migrations (all by default)').argParser(nonNegativeInt);
+const postDeployLimitOption = () =>
+  new Option(
+    '-p, --post-deploy-limit <n>',
+    'limit the number of post-deploy migrations (all by default)',
+  ).argParser(nonNegativeInt);
+
 function registerUp(migrate: Command): void {
   migrate
     .command('up')
     .description('apply pending migrations')
     .addArgument(configArgument())
-    .option('-d, --dry-run', 'do not commit changes to the database')
-    .addOption(
-      new Option('-n, --limit <n>', 'limit the number of migrations (all by default)').argParser(
-        nonNegativeInt,
-      ),
-    )
-    .addOption(
-      new Option(
-        '-p, --post-deploy-limit <n>',
-        'limit the number of post-deploy migrations (all by default)',
-      ).argParser(nonNegativeInt),
-    )
+    .addOption(dryRunOption())
+    .addOption(limitOption())
+    .addOption(postDeployLimitOption())
     .option('-s, --skip-post-deployment', `do not apply post deployment migrations (env ${SKIP_POST_ENV})`)
     .action(async (configArg: string | undefined, flags: UpFlags, cmd: Command) => {
       const skip = skipPostDeployment(flags.skipPostDeployment);
@@ -142,18 +143,9 @@ function registerDown(migrate: Command): void {
     .description('revert applied migrations (post-deployment first)')
     .addArgument(configArgument())
     .option('-f, --force', 'no confirmation message')
-    .option('-d, --dry-run', 'do not commit changes to the database')
-    .addOption(
-      new Option('-n, --limit <n>', 'limit the number of migrations (all by default)').argParser(
-        nonNegativeInt,
-      ),
-    )
-    .addOption(
-      new Option(
-        '-p, --post-deploy-limit <n>',
-        'limit the number of post-deploy migrations (all by default)',
-      ).argParser(nonNegativeInt),
-    )
+    .addOption(dryRunOption())
+    .addOption(limitOption())
+    .addOption(postDeployLimitOption())
     .action(async (configArg: string | undefined, flags: DownFlags, cmd: Command) => {
       const config = loadCommandConfig(configArg);
       await withDatabase(config, cmd, { checkVersion: true, usePrimary: true }, async (db, logger) => {
