@@ -56,15 +56,23 @@ function poolSettings(p: PoolConfig): pg.PoolConfig {
   return out;
 }
 
+/** SQLSTATE and message of a connection error, without the client object pg attaches to it. */
+function briefError(err: Error): { code: unknown; message: string } {
+  return { code: (err as { code?: unknown }).code, message: err.message };
+}
+
 function makePool(settings: pg.PoolConfig, logger: Logger): pg.Pool {
   const pool = new pg.Pool({ application_name: 'regdb', ...settings });
-  // An idle client losing its connection must not crash the process (STYLE.md).
-  pool.on('error', (err) => logger.warn({ err }, 'an idle PostgreSQL connection failed'));
+  // An idle client losing its connection must not crash the process (STYLE.md); the pool drops it and
+  // opens a new one on demand. The error carries the whole client, so only code and message are logged.
+  pool.on('error', (err) => logger.warn({ err: briefError(err) }, 'an idle PostgreSQL connection failed'));
   // pg-pool listens for errors only on idle clients: a checked-out client whose connection dies
   // (pg_terminate_backend, a network cut) emits an unhandled 'error' that kills the process. The query
   // in progress rejects with the error anyway, and the client is dropped when it is released.
   pool.on('connect', (client) =>
-    client.on('error', (err) => logger.debug({ err }, 'a PostgreSQL connection in use failed')),
+    client.on('error', (err) =>
+      logger.debug({ err: briefError(err) }, 'a PostgreSQL connection in use failed'),
+    ),
   );
   return pool;
 }
