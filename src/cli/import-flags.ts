@@ -24,6 +24,7 @@ export interface ImportFlags {
   resume: boolean;
   strict?: boolean;
   referrers: boolean;
+  gcTriggers?: boolean;
   report?: string;
   shard?: string;
 }

@@ -110,6 +110,10 @@ export function registerImport(database: Command): void {
       '--no-referrers',
       "GitLab's behaviour: drop untagged referrers and leave subject_id and artifact_media_type_id NULL",
     )
+    .option(
+      '--gc-triggers',
+      "queue GC rows through GitLab's row triggers, one row at a time, even where regdb can write them set-based",
+    )
     .option('--report <file>', 'write the summary as JSON, with up to 20 example paths per skip reason')
     .option('--shard <I/N>', 'import only the repositories (and blob prefixes) of shard I of N')
     .action(async (configArg: string | undefined, flags: ImportFlags, cmd: Command) => {
@@ -163,6 +167,7 @@ async function importCommand(configArg: string | undefined, flags: ImportFlags, 
         resume: flags.resume,
         dynamicMediaTypes: flags.dynamicMediaTypes,
         referrers: flags.referrers,
+        setBasedGc: !(flags.gcTriggers ?? false),
         strict: flags.strict ?? false,
         concurrency: flags.concurrency,
         tagConcurrency,

@@ -96,12 +96,17 @@ WHERE NOT EXISTS (SELECT 1 FROM repository_blobs rb
 ORDER BY s.seq
 ON CONFLICT (top_level_namespace_id, repository_id, blob_digest) DO NOTHING`;
 
-export const MERGE_MANIFESTS = `
+/**
+ * Manifests. With the row triggers off (`bulk`), media_type_id_convert_to_bigint is written directly:
+ * it is what GitLab's BEFORE trigger would copy into it.
+ */
+function mergeManifests(bulk: boolean): string {
+  return `
 INSERT INTO manifests (top_level_namespace_id, repository_id, schema_version, media_type_id, digest, payload,
   total_size, configuration_media_type_id, configuration_blob_digest, configuration_payload, non_conformant,
-  artifact_media_type_id)
+  artifact_media_type_id${bulk ? ', media_type_id_convert_to_bigint' : ''})
 SELECT m.ns_id, m.repo_id, s.schema_version, mt.id, s.digest, s.payload, s.total_size, cmt.id, s.config_digest,
-  s.config_payload, s.non_conformant, amt.id
+  s.config_payload, s.non_conformant, amt.id${bulk ? ', mt.id' : ''}
 FROM regdb_stg_manifests s
 JOIN regdb_stg_repo_map m ON m.path = s.path
 JOIN media_types mt ON mt.media_type = s.media_type
@@ -111,6 +116,9 @@ WHERE NOT EXISTS (SELECT 1 FROM manifests x
   WHERE x.top_level_namespace_id = m.ns_id AND x.repository_id = m.repo_id AND x.digest = s.digest)
 ORDER BY s.seq
 ON CONFLICT (top_level_namespace_id, repository_id, digest) DO NOTHING`;
+}
+
+export const MERGE_MANIFESTS = mergeManifests(false);
 
 /** Referrers point at a manifest of the same repository (issue 5 §2); set once both rows exist. */
 export const SET_SUBJECTS = `
@@ -237,3 +245,68 @@ export const SEQUENCES = `
 SELECT format('%I.%I', schemaname, sequencename) AS name, last_value::text AS last_value, start_value::text AS start_value
 FROM pg_sequences WHERE schemaname IN ('public', 'partitions')`;
 export const RESTORE_SEQUENCE = 'SELECT setval($1::regclass, $2::bigint, $3)';
+
+/*
+ * Set-based GC tracking (import-gc.ts): the bulk merges run with session_replication_role = replica,
+ * and each one inserts, in the same statement, the GC rows GitLab's row triggers would insert for the
+ * rows it inserted (same conflict handling, same review-time function, in row order so identity
+ * values follow the rows as the triggers would assign them).
+ */
+export const REPLICA_ON = 'SET LOCAL session_replication_role = replica';
+export const REPLICA_OFF = 'SET LOCAL session_replication_role = origin';
+
+/** `insert` with RETURNING `returning` feeding the `gc` inserts; yields one row `n`: rows inserted. */
+function withGc(insert: string, returning: string, gc: readonly string[]): string {
+  const ctes = gc.map((g, i) => `, gc${i} AS (${g})`).join('');
+  return `WITH ins AS (${insert} RETURNING ${returning})${ctes}\nSELECT count(*)::int AS n FROM ins`;
+}
+
+/** gc_track_blob_uploads. */
+export const MERGE_BLOBS_BULK = withGc(MERGE_BLOBS, 'digest', [
+  `INSERT INTO gc_blob_review_queue (digest, review_after, event)
+  SELECT digest, gc_review_after('blob_upload'), 'blob_upload' FROM ins ORDER BY digest
+  ON CONFLICT (digest) DO UPDATE SET review_after = gc_review_after('blob_upload'), event = 'blob_upload'`,
+]);
+
+/**
+ * set_media_type_id_convert_to_bigint (the column is written directly), gc_track_configuration_blobs,
+ * gc_track_manifest_uploads, gc_track_tmp_blobs_manifests.
+ */
+export const MERGE_MANIFESTS_BULK = withGc(
+  mergeManifests(true),
+  'id, top_level_namespace_id, repository_id, digest, configuration_blob_digest',
+  [
+    `INSERT INTO gc_blobs_configurations (top_level_namespace_id, repository_id, manifest_id, digest)
+  SELECT top_level_namespace_id, repository_id, id, configuration_blob_digest FROM ins
+  WHERE configuration_blob_digest IS NOT NULL ORDER BY id
+  ON CONFLICT (digest, manifest_id) DO NOTHING`,
+    `INSERT INTO gc_manifest_review_queue (top_level_namespace_id, repository_id, manifest_id, review_after, event)
+  SELECT top_level_namespace_id, repository_id, id, gc_review_after('manifest_upload'), 'manifest_upload'
+  FROM ins ORDER BY id`,
+    `INSERT INTO gc_tmp_blobs_manifests (digest) SELECT digest FROM ins ORDER BY id ON CONFLICT DO NOTHING`,
+  ],
+);
+
+/** gc_track_layer_blobs. */
+export const MERGE_LAYERS_BULK = withGc(MERGE_LAYERS, 'id, top_level_namespace_id, repository_id, digest', [
+  `INSERT INTO gc_blobs_layers (top_level_namespace_id, repository_id, layer_id, digest)
+  SELECT top_level_namespace_id, repository_id, id, digest FROM ins ORDER BY id
+  ON CONFLICT (digest, layer_id) DO NOTHING`,
+]);
+
+/**
+ * The foreign keys the merges' joins do not already guarantee, checked for the whole batch at once
+ * (their row triggers are off): every blob digest a row of the batch refers to has a blobs row.
+ * Returns the first violation, if any.
+ */
+export const BULK_FK_CHECK = `
+SELECT v.tbl, v.digest FROM (
+  SELECT 'repository_blobs' AS tbl, s.digest FROM regdb_stg_repository_blobs s
+  WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.digest)
+  UNION ALL
+  SELECT 'manifests', s.config_digest FROM regdb_stg_manifests s
+  WHERE s.config_digest IS NOT NULL AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.config_digest)
+  UNION ALL
+  SELECT 'layers', s.digest FROM regdb_stg_layers s
+  WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.digest)) v
+LIMIT 1`;

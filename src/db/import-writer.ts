@@ -11,6 +11,7 @@ import { byteaToDigest, digestToBytea, formatDigest } from '../registry/digest.j
 import type { BlobRow, RepositoryRows } from '../importer/types.js';
 import { copyRepositoryRows, copyRows } from './import-copy.js';
 import * as SQL from './import-sql.js';
+import { chooseGcMode, type GcModeChoice } from './import-gc.js';
 import { killPoint, setHookStep } from '../importer/test-hooks.js';
 
 /** SQLSTATE 40P01 deadlock_detected, 40001 serialization_failure: retry the batch transaction. */
@@ -81,6 +82,8 @@ export interface WriterOptions {
   /** Checkpoint scope: which steps and shard this run covers. */
   readonly scope: string;
   readonly logger?: Logger;
+  /** Fill the GC queues set-based where that is provably equivalent (import-gc.ts); default true. */
+  readonly setBasedGc?: boolean;
 }
 
 export interface RepositoryState {
@@ -114,10 +117,24 @@ export class ImportWriter {
     /** The dry run's single transaction. */
     private readonly dryClient: pg.PoolClient | null,
     private readonly sequences: { name: string; last_value: string | null; start_value: string }[],
+    /** How GC queue rows are made: set-based, or by GitLab's row triggers. */
+    readonly gc: GcModeChoice,
   ) {}
 
   static async open(pool: pg.Pool, opts: WriterOptions): Promise<ImportWriter> {
     const logger = opts.logger ?? silentLogger;
+    const gc = await chooseGcMode(pool, opts.setBasedGc ?? true);
+    if (gc.mode === 'set-based') {
+      logger.info(
+        { gc_tracking: gc.mode },
+        'GC queue rows are written set-based, row triggers off for bulk inserts',
+      );
+    } else {
+      logger.info(
+        { gc_tracking: gc.mode, reason: gc.reason },
+        "GC queue rows are written by GitLab's row triggers",
+      );
+    }
     if (!opts.dryRun) {
       const client = await pool.connect();
       try {
@@ -133,14 +150,14 @@ export class ImportWriter {
       } finally {
         client.release();
       }
-      return new ImportWriter(pool, opts, logger, null, []);
+      return new ImportWriter(pool, opts, logger, null, [], gc);
     }
     const { rows } = await pool.query<{ name: string; last_value: string | null; start_value: string }>(
       SQL.SEQUENCES,
     );
     const client = await pool.connect();
     await client.query('BEGIN');
-    return new ImportWriter(pool, opts, logger, client, rows);
+    return new ImportWriter(pool, opts, logger, client, rows, gc);
   }
 
   /** The dry-run client runs one piece of work at a time (pg clients do not multiplex queries). */
@@ -264,7 +281,7 @@ export class ImportWriter {
         await client.query('BEGIN');
         const inserted = await this.writeOn(client, batch);
         killPoint('before-commit');
-        await client.query('COMMIT');
+        await this.run(client, 'commit', 'COMMIT');
         killPoint('after-commit');
         return inserted;
       } catch (err) {
@@ -282,41 +299,94 @@ export class ImportWriter {
     }
   }
 
-  private async run(c: pg.ClientBase, sql: string, params?: unknown[]): Promise<number> {
-    const res = await c.query(sql, params);
+  /** Seconds spent per statement kind since the last `takeTimings()` (logged at debug per step). */
+  private timings = new Map<string, number>();
+
+  private async timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.timings.set(label, (this.timings.get(label) ?? 0) + (performance.now() - t0) / 1000);
+    }
+  }
+
+  /** Database seconds by statement since the last call, rounded to milliseconds. */
+  takeTimings(): Record<string, number> {
+    const out = Object.fromEntries([...this.timings].map(([k, v]) => [k, Math.round(v * 1000) / 1000]));
+    this.timings = new Map();
+    return out;
+  }
+
+  private async run(c: pg.ClientBase, label: string, sql: string, params?: unknown[]): Promise<number> {
+    const res = await this.timed(label, () => c.query(sql, params));
     return res.rowCount ?? 0;
   }
 
+  /** A set-based merge (import-sql.ts `withGc`): its single row holds the rows inserted. */
+  private async merged(c: pg.ClientBase, label: string, sql: string): Promise<number> {
+    const res = await this.timed(label, () => c.query<{ n: number }>(sql));
+    return res.rows[0]?.n ?? 0;
+  }
+
   private async writeOn(c: pg.ClientBase, batch: Batch): Promise<Inserted> {
-    await c.query(SQL.STAGING_DDL);
+    const bulk = this.gc.mode === 'set-based';
+    const merge = (label: string, plain: string, setBased: string): Promise<number> =>
+      bulk ? this.merged(c, label, setBased) : this.run(c, label, plain);
+    await this.run(c, 'staging_ddl', SQL.STAGING_DDL);
     const ins: Inserted = {};
     if (batch.kind === 'blobs') {
       let seq = 0;
-      await copyRows(c, SQL.COPY.blobs, batch.blobs, (b) => [seq++, digestToBytea(b.digest), b.size]);
-      ins.blobs = await this.run(c, SQL.MERGE_BLOBS);
+      await this.timed('copy', () =>
+        copyRows(c, SQL.COPY.blobs, batch.blobs, (b) => [seq++, digestToBytea(b.digest), b.size]),
+      );
+      if (bulk) await c.query(SQL.REPLICA_ON);
+      ins.blobs = await merge('merge_blobs', SQL.MERGE_BLOBS, SQL.MERGE_BLOBS_BULK);
       killPoint('merge');
+      if (bulk) await c.query(SQL.REPLICA_OFF);
       await this.checkpoint(c, 3, batch.checkpoints, batch.counts);
       return ins;
     }
-    await copyRepositoryRows(c, batch.step, batch.repositories);
-    if (this.opts.dynamicMediaTypes) ins.media_types = await this.run(c, SQL.MERGE_MEDIA_TYPES);
-    ins.top_level_namespaces = await this.run(c, SQL.MERGE_NAMESPACES);
-    ins.repositories = await this.run(c, SQL.MERGE_REPOSITORIES);
-    await c.query(SQL.FILL_REPO_MAP);
-    if (batch.step === 1) await c.query(SQL.UPDATE_LAST_PUBLISHED);
-    ins.blobs = await this.run(c, SQL.MERGE_BLOBS);
-    ins.repository_blobs = await this.run(c, SQL.MERGE_REPOSITORY_BLOBS);
-    ins.manifests = await this.run(c, SQL.MERGE_MANIFESTS);
+    await this.timed('copy', () => copyRepositoryRows(c, batch.step, batch.repositories));
+    if (bulk) await c.query(SQL.REPLICA_ON);
+    if (this.opts.dynamicMediaTypes)
+      ins.media_types = await this.run(c, 'merge_media_types', SQL.MERGE_MEDIA_TYPES);
+    ins.top_level_namespaces = await this.run(c, 'merge_namespaces', SQL.MERGE_NAMESPACES);
+    ins.repositories = await this.run(c, 'merge_repositories', SQL.MERGE_REPOSITORIES);
+    await this.run(c, 'fill_repo_map', SQL.FILL_REPO_MAP);
+    if (batch.step === 1) await this.run(c, 'update_last_published', SQL.UPDATE_LAST_PUBLISHED);
+    ins.blobs = await merge('merge_blobs', SQL.MERGE_BLOBS, SQL.MERGE_BLOBS_BULK);
+    ins.repository_blobs = await this.run(c, 'merge_repository_blobs', SQL.MERGE_REPOSITORY_BLOBS);
+    ins.manifests = await merge('merge_manifests', SQL.MERGE_MANIFESTS, SQL.MERGE_MANIFESTS_BULK);
     killPoint('merge');
-    await c.query(SQL.SET_SUBJECTS);
-    ins.layers = await this.run(c, SQL.MERGE_LAYERS);
-    ins.manifest_references = await this.run(c, SQL.MERGE_REFERENCES);
+    await this.run(c, 'set_subjects', SQL.SET_SUBJECTS);
+    ins.layers = await merge('merge_layers', SQL.MERGE_LAYERS, SQL.MERGE_LAYERS_BULK);
+    ins.manifest_references = await this.run(c, 'merge_references', SQL.MERGE_REFERENCES);
+    if (bulk) {
+      await this.checkForeignKeys(c);
+      // Tag changes keep GitLab's triggers: they queue what a switched or deleted tag leaves behind.
+      await c.query(SQL.REPLICA_OFF);
+    }
     if (batch.step === 2) {
-      ins.tags_deleted = await this.run(c, SQL.DELETE_STALE_TAGS);
-      ins.tags = await this.run(c, SQL.MERGE_TAGS);
+      ins.tags_deleted = await this.run(c, 'delete_stale_tags', SQL.DELETE_STALE_TAGS);
+      ins.tags = await this.run(c, 'merge_tags', SQL.MERGE_TAGS);
     }
     await this.checkpoint(c, batch.step, batch.checkpoints, batch.counts);
     return ins;
+  }
+
+  /** What the foreign-key triggers would have refused, had they been on (set-based mode only). */
+  private async checkForeignKeys(c: pg.ClientBase): Promise<void> {
+    const res = await this.timed('fk_check', () =>
+      c.query<{ tbl: string; digest: Buffer }>(SQL.BULK_FK_CHECK),
+    );
+    const v = res.rows[0];
+    if (v) {
+      throw new Error(
+        `a ${v.tbl} row of this batch refers to blob ${formatDigest(byteaToDigest(v.digest))}, which has no blobs row; ` +
+          'nothing of the batch was written (this is a regdb bug: please report it)',
+      );
+    }
   }
 
   private async checkpoint(
@@ -326,8 +396,8 @@ export class ImportWriter {
     counts: BatchCounts = {},
   ): Promise<void> {
     if (this.dryClient || keys.length === 0) return;
-    await c.query(SQL.INSERT_CHECKPOINTS, [this.opts.scope, step, keys]);
-    await c.query(SQL.ADD_STEP_COUNTS, [
+    await this.run(c, 'checkpoints', SQL.INSERT_CHECKPOINTS, [this.opts.scope, step, keys]);
+    await this.run(c, 'checkpoints', SQL.ADD_STEP_COUNTS, [
       this.opts.scope,
       step,
       counts.repositories ?? 0,

@@ -36,6 +36,8 @@ export class Report {
   readonly warnings = new Map<string, SkipSummary>();
   readonly steps: StepReport[] = [];
   requests?: RequestCounts;
+  /** How GC queue rows were written: set-based, or by GitLab's row triggers. */
+  gcTracking?: 'set-based' | 'triggers';
   startedAt = new Date();
   finishedAt?: Date;
   rowCount?: Record<string, string>;
@@ -86,6 +88,7 @@ export class Report {
       skips: obj(this.skips),
       warnings: obj(this.warnings),
       storageRequests: this.requests,
+      gcTracking: this.gcTracking,
       steps: this.steps.map((s) => ({
         ...s,
         blobBytes: s.blobBytes.toString(),

@@ -23,6 +23,8 @@ export interface ImportOptions extends PipelineOptions {
   readonly rowCount: boolean;
   /** Continue from the checkpoints of an interrupted run of the same steps and shard. */
   readonly resume: boolean;
+  /** Write GC queue rows set-based where provably equivalent (false: GitLab's row triggers). */
+  readonly setBasedGc?: boolean;
 }
 
 export interface ImportDeps {
@@ -65,7 +67,9 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
     dynamicMediaTypes: opts.dynamicMediaTypes,
     scope: checkpointScope(opts.steps, opts),
     logger,
+    setBasedGc: opts.setBasedGc ?? true,
   });
+  report.gcTracking = writer.gc.mode;
   const ctx: PipelineContext = {
     reads: new StorageReads(deps.driver, deps.signal),
     writer,
@@ -103,6 +107,7 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
           if (step === 3) await importBlobs(ctx, opts, state.done, sr);
           else await importRepositories(ctx, step, opts, state.done, sr);
           await writer.finishStep(step);
+          logger.debug({ step, database_seconds: writer.takeTimings() }, 'database time by statement');
           killPoint('step-finished', step);
         }
         if (step === 2 && !opts.dryRun) await lockDatabase(deps.driver);
