@@ -174,7 +174,9 @@ export class FileReaderPool {
       switch (status) {
         case ReadStatus.Ok: {
           const len = reply.lengths[i] ?? 0;
-          job.resolve({ status, content: Buffer.from(reply.buf, pos, len) });
+          // A copy of its own: a view would keep the whole batch's buffer alive as long as any one
+          // payload of it is kept (payload caches, batches waiting to be written).
+          job.resolve({ status, content: Buffer.copyBytesFrom(new Uint8Array(reply.buf), pos, len) });
           pos += len;
           break;
         }

@@ -21,7 +21,7 @@ export class StorageReads {
   /** Bytes held by `payloads`; the oldest entries go beyond PAYLOAD_CACHE_BYTES. */
   private payloadBytes = 0;
   private readonly sizes = new Map<string, number>();
-  private static readonly PAYLOAD_CACHE_BYTES = 32 << 20;
+  private static readonly PAYLOAD_CACHE_BYTES = 8 << 20;
   /**
    * Blob existence checks by digest, shared by every repository of the run (layers are shared) and
    * bounded. Only stats fill it, so the number of requests does not depend on timing.
