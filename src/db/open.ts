@@ -65,7 +65,12 @@ function makePool(settings: pg.PoolConfig, logger: Logger): pg.Pool {
   const pool = new pg.Pool({ application_name: 'regdb', ...settings });
   // An idle client losing its connection must not crash the process (STYLE.md); the pool drops it and
   // opens a new one on demand. The error carries the whole client, so only code and message are logged.
-  pool.on('error', (err) => logger.warn({ err: briefError(err) }, 'an idle PostgreSQL connection failed'));
+  pool.on('error', (err) => {
+    // pool.end() returns before the idle connections have closed: one the server shuts down meanwhile
+    // (the embedded server stopping right after) reports 57P01 here, which is no failure of ours.
+    if (pool.ending) logger.debug({ err: briefError(err) }, 'a closing PostgreSQL connection failed');
+    else logger.warn({ err: briefError(err) }, 'an idle PostgreSQL connection failed');
+  });
   // pg-pool listens for errors only on idle clients: a checked-out client whose connection dies
   // (pg_terminate_backend, a network cut) emits an unhandled 'error' that kills the process. The query
   // in progress rejects with the error anyway, and the client is dropped when it is released.

@@ -144,6 +144,25 @@ describe('openDatabase on a configured server', () => {
     }
   });
 
+  it('a connection failing while the pool closes is no warning (the embedded server stops right after)', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      destination: { stream: { write: (l: string) => lines.push(l) } },
+    });
+    const db = await openDatabase(fresh.config, { logger });
+    await db.pool.query('SELECT 1');
+    await db.close();
+    // What a backend shut down under a client whose Terminate was still in flight reports.
+    const err = Object.assign(new Error('terminating connection due to administrator command'), {
+      code: '57P01',
+    });
+    db.pool.emit('error', err, undefined);
+    const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(logged.filter((l) => l.level >= 40)).toEqual([]);
+    expect(logged.at(-1)).toMatchObject({ level: 20, msg: 'a closing PostgreSQL connection failed' });
+  });
+
   it('a missing database is reported with its name', async () => {
     const err = await openDatabase({ ...fresh.config, dbname: 'regdb_no_such_database' }).catch(
       (e: unknown) => e as Error,
