@@ -12,6 +12,7 @@ import type { BlobRow, RepositoryRows } from '../importer/types.js';
 import { copyRepositoryRows, copyRows } from './import-copy.js';
 import * as SQL from './import-sql.js';
 import { chooseGcMode, type GcModeChoice } from './import-gc.js';
+import { ImportGuard } from './import-guard.js';
 import { killPoint, setHookStep } from '../importer/test-hooks.js';
 
 /** SQLSTATE 40P01 deadlock_detected, 40001 serialization_failure: retry the batch transaction. */
@@ -119,10 +120,27 @@ export class ImportWriter {
     private readonly sequences: { name: string; last_value: string | null; start_value: string }[],
     /** How GC queue rows are made: set-based, or by GitLab's row triggers. */
     readonly gc: GcModeChoice,
+    /** Keeps dry runs and real imports of this database apart (import-guard.ts). */
+    private readonly guard: ImportGuard,
   ) {}
 
   static async open(pool: pg.Pool, opts: WriterOptions): Promise<ImportWriter> {
     const logger = opts.logger ?? silentLogger;
+    const guard = await ImportGuard.acquire(pool, opts.dryRun, logger);
+    try {
+      return await ImportWriter.openGuarded(pool, opts, logger, guard);
+    } catch (err) {
+      await guard.release();
+      throw err;
+    }
+  }
+
+  private static async openGuarded(
+    pool: pg.Pool,
+    opts: WriterOptions,
+    logger: Logger,
+    guard: ImportGuard,
+  ): Promise<ImportWriter> {
     const gc = await chooseGcMode(pool, opts.setBasedGc ?? true);
     if (gc.mode === 'set-based') {
       logger.info(
@@ -150,14 +168,14 @@ export class ImportWriter {
       } finally {
         client.release();
       }
-      return new ImportWriter(pool, opts, logger, null, [], gc);
+      return new ImportWriter(pool, opts, logger, null, [], gc, guard);
     }
     const { rows } = await pool.query<{ name: string; last_value: string | null; start_value: string }>(
       SQL.SEQUENCES,
     );
     const client = await pool.connect();
     await client.query('BEGIN');
-    return new ImportWriter(pool, opts, logger, client, rows, gc);
+    return new ImportWriter(pool, opts, logger, client, rows, gc, guard);
   }
 
   /** The dry-run client runs one piece of work at a time (pg clients do not multiplex queries). */
@@ -425,8 +443,16 @@ export class ImportWriter {
     await this.pool.query(SQL.INSERT_STATISTICS, values as unknown[]);
   }
 
-  /** Ends the dry run's transaction (rolled back) and puts every sequence back. */
+  /** Ends the run: a dry run's transaction is rolled back and every sequence put back first. */
   async close(): Promise<void> {
+    try {
+      await this.closeDryRun();
+    } finally {
+      await this.guard.release();
+    }
+  }
+
+  private async closeDryRun(): Promise<void> {
     const c = this.dryClient;
     if (!c) return;
     // setval is not transactional, so a pooled connection puts the sequences back: the values drawn
