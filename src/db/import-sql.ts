@@ -4,6 +4,13 @@
  * resolves ids by joins (spec §2.9). `NOT EXISTS` keeps identity values from being spent on rows that
  * exist (GitLab finds before it inserts); `ON CONFLICT` covers concurrent shards. Rows are inserted
  * in a fixed order (`seq`, or digest for shared blobs) so concurrent transactions lock alike.
+ *
+ * Scale: GitLab's tables are hash-partitioned 64 ways, and a join or anti-join against one of them
+ * that the planner turns into a hash or merge join reads the whole table for every batch, which makes
+ * an import quadratic. So every probe of a big table here is a correlated subquery kept as such
+ * (`OFFSET 0` stops the planner from flattening it into a join): one index lookup per staged row,
+ * pruned to one partition at run time. Manifest ids are looked up once per batch into
+ * regdb_stg_manifest_ids, which the later merges join instead of `manifests`.
  * regdb's own bookkeeping lives in schema `regdb_import`, never in GitLab's tables.
  */
 
@@ -21,9 +28,18 @@ CREATE TEMP TABLE IF NOT EXISTS regdb_stg_layers (
 CREATE TEMP TABLE IF NOT EXISTS regdb_stg_references (seq bigint, path text, parent_digest bytea, child_digest bytea);
 CREATE TEMP TABLE IF NOT EXISTS regdb_stg_tags (seq bigint, path text, name text, manifest_digest bytea);
 CREATE TEMP TABLE IF NOT EXISTS regdb_stg_repo_map (path text PRIMARY KEY, ns_id bigint, repo_id bigint, sync_tags boolean);
+CREATE TEMP TABLE IF NOT EXISTS regdb_stg_manifest_ids (path text, digest bytea, id bigint, PRIMARY KEY (path, digest));
 TRUNCATE regdb_stg_repositories, regdb_stg_blobs, regdb_stg_repository_blobs, regdb_stg_manifests,
-  regdb_stg_layers, regdb_stg_references, regdb_stg_tags, regdb_stg_repo_map;
+  regdb_stg_layers, regdb_stg_references, regdb_stg_tags, regdb_stg_repo_map, regdb_stg_manifest_ids;
 `;
+
+/** After the COPY: the planner must know the staged row counts to pick index lookups. */
+export const ANALYZE_STAGING = `
+ANALYZE regdb_stg_repositories, regdb_stg_blobs, regdb_stg_repository_blobs, regdb_stg_manifests,
+  regdb_stg_layers, regdb_stg_references, regdb_stg_tags`;
+
+/** Per batch transaction: JIT compiling these short statements costs more than it saves. */
+export const SESSION_SETTINGS = 'SET LOCAL jit = off';
 
 export const COPY = {
   repositories:
@@ -83,7 +99,7 @@ INSERT INTO blobs (digest, media_type_id, size)
 SELECT DISTINCT ON (s.digest) s.digest,
   (SELECT id FROM media_types WHERE media_type = 'application/octet-stream'), s.size
 FROM regdb_stg_blobs s
-WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.digest)
+WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.digest OFFSET 0)
 ORDER BY s.digest, s.seq
 ON CONFLICT (digest) DO NOTHING`;
 
@@ -92,7 +108,8 @@ INSERT INTO repository_blobs (top_level_namespace_id, repository_id, blob_digest
 SELECT m.ns_id, m.repo_id, s.digest
 FROM regdb_stg_repository_blobs s JOIN regdb_stg_repo_map m ON m.path = s.path
 WHERE NOT EXISTS (SELECT 1 FROM repository_blobs rb
-  WHERE rb.top_level_namespace_id = m.ns_id AND rb.repository_id = m.repo_id AND rb.blob_digest = s.digest)
+  WHERE rb.top_level_namespace_id = m.ns_id AND rb.repository_id = m.repo_id AND rb.blob_digest = s.digest
+  OFFSET 0)
 ORDER BY s.seq
 ON CONFLICT (top_level_namespace_id, repository_id, blob_digest) DO NOTHING`;
 
@@ -113,33 +130,52 @@ JOIN media_types mt ON mt.media_type = s.media_type
 LEFT JOIN media_types cmt ON cmt.media_type = s.config_media_type
 LEFT JOIN media_types amt ON amt.media_type = s.artifact_media_type
 WHERE NOT EXISTS (SELECT 1 FROM manifests x
-  WHERE x.top_level_namespace_id = m.ns_id AND x.repository_id = m.repo_id AND x.digest = s.digest)
+  WHERE x.top_level_namespace_id = m.ns_id AND x.repository_id = m.repo_id AND x.digest = s.digest OFFSET 0)
 ORDER BY s.seq
 ON CONFLICT (top_level_namespace_id, repository_id, digest) DO NOTHING`;
 }
 
 export const MERGE_MANIFESTS = mergeManifests(false);
 
+/**
+ * Ids of every manifest the batch's rows refer to (new or already there), looked up once by
+ * (repository, digest), after the manifests merge.
+ */
+export const FILL_MANIFEST_IDS = `
+INSERT INTO regdb_stg_manifest_ids (path, digest, id)
+SELECT k.path, k.digest, x.id
+FROM (
+  SELECT path, digest FROM regdb_stg_manifests
+  UNION SELECT path, subject_digest FROM regdb_stg_manifests WHERE subject_digest IS NOT NULL
+  UNION SELECT path, manifest_digest FROM regdb_stg_layers
+  UNION SELECT path, parent_digest FROM regdb_stg_references
+  UNION SELECT path, child_digest FROM regdb_stg_references
+  UNION SELECT path, manifest_digest FROM regdb_stg_tags) k
+JOIN regdb_stg_repo_map m ON m.path = k.path
+CROSS JOIN LATERAL (SELECT x.id FROM manifests x
+  WHERE x.top_level_namespace_id = m.ns_id AND x.repository_id = m.repo_id AND x.digest = k.digest OFFSET 0) x`;
+
 /** Referrers point at a manifest of the same repository (issue 5 §2); set once both rows exist. */
 export const SET_SUBJECTS = `
-UPDATE manifests x SET subject_id = sub.id
-FROM regdb_stg_manifests s
-JOIN regdb_stg_repo_map m ON m.path = s.path
-JOIN manifests sub ON sub.top_level_namespace_id = m.ns_id AND sub.repository_id = m.repo_id
-  AND sub.digest = s.subject_digest
-WHERE s.subject_digest IS NOT NULL AND x.subject_id IS NULL
-  AND x.top_level_namespace_id = m.ns_id AND x.repository_id = m.repo_id AND x.digest = s.digest`;
+UPDATE manifests x SET subject_id = v.subject_id
+FROM (SELECT m.ns_id, m.repo_id, xi.id, si.id AS subject_id
+  FROM regdb_stg_manifests s
+  JOIN regdb_stg_repo_map m ON m.path = s.path
+  JOIN regdb_stg_manifest_ids xi ON xi.path = s.path AND xi.digest = s.digest
+  JOIN regdb_stg_manifest_ids si ON si.path = s.path AND si.digest = s.subject_digest
+  WHERE s.subject_digest IS NOT NULL) v
+WHERE x.top_level_namespace_id = v.ns_id AND x.repository_id = v.repo_id AND x.id = v.id
+  AND x.subject_id IS NULL`;
 
 export const MERGE_LAYERS = `
 INSERT INTO layers (top_level_namespace_id, repository_id, manifest_id, digest, media_type_id, size)
 SELECT m.ns_id, m.repo_id, x.id, s.digest, mt.id, s.size
 FROM regdb_stg_layers s
 JOIN regdb_stg_repo_map m ON m.path = s.path
-JOIN manifests x ON x.top_level_namespace_id = m.ns_id AND x.repository_id = m.repo_id
-  AND x.digest = s.manifest_digest
+JOIN regdb_stg_manifest_ids x ON x.path = s.path AND x.digest = s.manifest_digest
 JOIN media_types mt ON mt.media_type = s.media_type
 WHERE NOT EXISTS (SELECT 1 FROM layers l WHERE l.top_level_namespace_id = m.ns_id
-  AND l.repository_id = m.repo_id AND l.manifest_id = x.id AND l.digest = s.digest)
+  AND l.repository_id = m.repo_id AND l.manifest_id = x.id AND l.digest = s.digest OFFSET 0)
 ORDER BY s.seq
 ON CONFLICT (top_level_namespace_id, repository_id, manifest_id, digest) DO NOTHING`;
 
@@ -148,18 +184,21 @@ INSERT INTO manifest_references (top_level_namespace_id, repository_id, parent_i
 SELECT m.ns_id, m.repo_id, p.id, c.id
 FROM regdb_stg_references s
 JOIN regdb_stg_repo_map m ON m.path = s.path
-JOIN manifests p ON p.top_level_namespace_id = m.ns_id AND p.repository_id = m.repo_id AND p.digest = s.parent_digest
-JOIN manifests c ON c.top_level_namespace_id = m.ns_id AND c.repository_id = m.repo_id AND c.digest = s.child_digest
+JOIN regdb_stg_manifest_ids p ON p.path = s.path AND p.digest = s.parent_digest
+JOIN regdb_stg_manifest_ids c ON c.path = s.path AND c.digest = s.child_digest
 WHERE p.id <> c.id AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.top_level_namespace_id = m.ns_id
-  AND r.repository_id = m.repo_id AND r.parent_id = p.id AND r.child_id = c.id)
+  AND r.repository_id = m.repo_id AND r.parent_id = p.id AND r.child_id = c.id OFFSET 0)
 ORDER BY s.seq
 ON CONFLICT (top_level_namespace_id, repository_id, parent_id, child_id) DO NOTHING`;
 
 /** Step two converges: tags no longer in storage go (the delete trigger queues their manifests). */
 export const DELETE_STALE_TAGS = `
-DELETE FROM tags t USING regdb_stg_repo_map m
-WHERE m.sync_tags AND t.top_level_namespace_id = m.ns_id AND t.repository_id = m.repo_id
-  AND NOT EXISTS (SELECT 1 FROM regdb_stg_tags s WHERE s.path = m.path AND s.name = t.name)`;
+DELETE FROM tags t USING (
+  SELECT m.ns_id, m.repo_id, x.name FROM regdb_stg_repo_map m
+  CROSS JOIN LATERAL (SELECT t2.name FROM tags t2
+    WHERE t2.top_level_namespace_id = m.ns_id AND t2.repository_id = m.repo_id OFFSET 0) x
+  WHERE m.sync_tags AND NOT EXISTS (SELECT 1 FROM regdb_stg_tags s WHERE s.path = m.path AND s.name = x.name)) d
+WHERE t.top_level_namespace_id = d.ns_id AND t.repository_id = d.repo_id AND t.name = d.name`;
 
 /** `CreateOrUpdate` (spec §2.9.7): a moved tag switches manifest and gets updated_at. */
 export const MERGE_TAGS = `
@@ -167,10 +206,9 @@ INSERT INTO tags (top_level_namespace_id, repository_id, manifest_id, name)
 SELECT m.ns_id, m.repo_id, x.id, s.name
 FROM regdb_stg_tags s
 JOIN regdb_stg_repo_map m ON m.path = s.path
-JOIN manifests x ON x.top_level_namespace_id = m.ns_id AND x.repository_id = m.repo_id
-  AND x.digest = s.manifest_digest
+JOIN regdb_stg_manifest_ids x ON x.path = s.path AND x.digest = s.manifest_digest
 WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.top_level_namespace_id = m.ns_id
-  AND t.repository_id = m.repo_id AND t.name = s.name AND t.manifest_id = x.id)
+  AND t.repository_id = m.repo_id AND t.name = s.name AND t.manifest_id = x.id OFFSET 0)
 ORDER BY s.seq
 ON CONFLICT (top_level_namespace_id, repository_id, name)
 DO UPDATE SET manifest_id = EXCLUDED.manifest_id, updated_at = now()
@@ -202,15 +240,24 @@ ALTER TABLE regdb_import.steps
   ADD COLUMN IF NOT EXISTS tags bigint NOT NULL DEFAULT 0,
   ADD COLUMN IF NOT EXISTS manifests bigint NOT NULL DEFAULT 0,
   ADD COLUMN IF NOT EXISTS blobs bigint NOT NULL DEFAULT 0,
-  ADD COLUMN IF NOT EXISTS blob_bytes bigint NOT NULL DEFAULT 0;`;
+  ADD COLUMN IF NOT EXISTS blob_bytes bigint NOT NULL DEFAULT 0;
+ALTER TABLE regdb_import.checkpoints ADD COLUMN IF NOT EXISTS position bigint GENERATED BY DEFAULT AS IDENTITY;`;
 
 /** Serialises the DDL above between concurrent shard processes (an arbitrary, fixed key). */
 export const CHECKPOINT_DDL_LOCK = 'SELECT pg_advisory_xact_lock(726567646201)';
 
 export const INSERT_CHECKPOINTS = `
 INSERT INTO regdb_import.checkpoints (scope, step, key)
-SELECT $1, $2, k FROM unnest($3::text[]) AS k
+SELECT $1, $2, u.k FROM unnest($3::text[]) WITH ORDINALITY AS u(k, n)
+ORDER BY u.n
 ON CONFLICT (scope, step, key) DO NOTHING`;
+
+/**
+ * The checkpoint written last. Batches commit in enumeration order, so every repository the walk
+ * meets before it is checkpointed too: a resumed walk may start after it.
+ */
+export const LAST_CHECKPOINT = `
+SELECT key FROM regdb_import.checkpoints WHERE scope = $1 AND step = $2 ORDER BY position DESC LIMIT 1`;
 
 export const STEP_STATE = `
 SELECT step, finished_at, repositories::text, tags::text, manifests::text, blobs::text, blob_bytes::text
@@ -302,11 +349,11 @@ export const MERGE_LAYERS_BULK = withGc(MERGE_LAYERS, 'id, top_level_namespace_i
 export const BULK_FK_CHECK = `
 SELECT v.tbl, v.digest FROM (
   SELECT 'repository_blobs' AS tbl, s.digest FROM regdb_stg_repository_blobs s
-  WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.digest)
+  WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.digest OFFSET 0)
   UNION ALL
   SELECT 'manifests', s.config_digest FROM regdb_stg_manifests s
-  WHERE s.config_digest IS NOT NULL AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.config_digest)
+  WHERE s.config_digest IS NOT NULL AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.config_digest OFFSET 0)
   UNION ALL
   SELECT 'layers', s.digest FROM regdb_stg_layers s
-  WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.digest)) v
+  WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.digest OFFSET 0)) v
 LIMIT 1`;

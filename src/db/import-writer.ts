@@ -74,6 +74,8 @@ export type Batch =
 export interface ResumeState {
   readonly finished: boolean;
   readonly done: Set<string>;
+  /** The key checkpointed last (null: none). */
+  readonly last: string | null;
   readonly counts: Required<BatchCounts>;
 }
 
@@ -240,7 +242,8 @@ export class ImportWriter {
       const exists = await c.query<{ t: string | null }>(
         "SELECT to_regclass('regdb_import.steps')::text AS t",
       );
-      if (exists.rows[0]?.t === null) return { finished: false, done: new Set<string>(), counts: zero };
+      if (exists.rows[0]?.t === null)
+        return { finished: false, done: new Set<string>(), last: null, counts: zero };
       const steps = await c.query<{
         step: number;
         finished_at: Date | null;
@@ -260,9 +263,15 @@ export class ImportWriter {
             blobBytes: BigInt(state.blob_bytes),
           }
         : zero;
-      if (state?.finished_at) return { finished: true, done: new Set<string>(), counts };
+      if (state?.finished_at) return { finished: true, done: new Set<string>(), last: null, counts };
       const keys = await c.query<{ key: string }>(SQL.CHECKPOINT_KEYS, [this.opts.scope, step]);
-      return { finished: false, done: new Set(keys.rows.map((r) => r.key)), counts };
+      const last = await c.query<{ key: string }>(SQL.LAST_CHECKPOINT, [this.opts.scope, step]);
+      return {
+        finished: false,
+        done: new Set(keys.rows.map((r) => r.key)),
+        last: last.rows[0]?.key ?? null,
+        counts,
+      };
     });
   }
 
@@ -352,12 +361,14 @@ export class ImportWriter {
     const merge = (label: string, plain: string, setBased: string): Promise<number> =>
       bulk ? this.merged(c, label, setBased) : this.run(c, label, plain);
     await this.run(c, 'staging_ddl', SQL.STAGING_DDL);
+    await c.query(SQL.SESSION_SETTINGS);
     const ins: Inserted = {};
     if (batch.kind === 'blobs') {
       let seq = 0;
       await this.timed('copy', () =>
         copyRows(c, SQL.COPY.blobs, batch.blobs, (b) => [seq++, digestToBytea(b.digest), b.size]),
       );
+      await this.run(c, 'analyze', 'ANALYZE regdb_stg_blobs');
       if (bulk) await c.query(SQL.REPLICA_ON);
       ins.blobs = await merge('merge_blobs', SQL.MERGE_BLOBS, SQL.MERGE_BLOBS_BULK);
       killPoint('merge');
@@ -366,6 +377,7 @@ export class ImportWriter {
       return ins;
     }
     await this.timed('copy', () => copyRepositoryRows(c, batch.step, batch.repositories));
+    await this.run(c, 'analyze', SQL.ANALYZE_STAGING);
     if (bulk) await c.query(SQL.REPLICA_ON);
     if (this.opts.dynamicMediaTypes)
       ins.media_types = await this.run(c, 'merge_media_types', SQL.MERGE_MEDIA_TYPES);
@@ -377,6 +389,7 @@ export class ImportWriter {
     ins.repository_blobs = await this.run(c, 'merge_repository_blobs', SQL.MERGE_REPOSITORY_BLOBS);
     ins.manifests = await merge('merge_manifests', SQL.MERGE_MANIFESTS, SQL.MERGE_MANIFESTS_BULK);
     killPoint('merge');
+    await this.run(c, 'fill_manifest_ids', SQL.FILL_MANIFEST_IDS);
     await this.run(c, 'set_subjects', SQL.SET_SUBJECTS);
     ins.layers = await merge('merge_layers', SQL.MERGE_LAYERS, SQL.MERGE_LAYERS_BULK);
     ins.manifest_references = await this.run(c, 'merge_references', SQL.MERGE_REFERENCES);

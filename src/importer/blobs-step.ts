@@ -82,7 +82,8 @@ export async function importBlobs(
     await flush();
     await writing;
   } catch (err) {
-    writing.catch(() => undefined);
+    // The batch being written commits or fails before the step reports its failure.
+    await writing.catch(() => undefined);
     throw err;
   }
 }

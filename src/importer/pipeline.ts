@@ -82,24 +82,41 @@ async function* withLayerLinkSizes(
   }
 }
 
+/**
+ * Where a resumed walk may start: just past the own files (`_layers`, `_manifests`) of the repository
+ * checkpointed last. Every path before it belongs to a repository the walk meets earlier, all of them
+ * checkpointed (batches commit in walk order); nested repositories sort after it ('/' < '0' < '_' <
+ * 'a'), except names starting with a digit or uppercase letter, which sort before `_layers` and so
+ * were met before it. Past `<repo>/_manifests/…` comes `<repo>/_manifests0`.
+ */
+export function resumeWalkAfter(lastRepository: string): string {
+  return `${REPOSITORIES_ROOT}/${lastRepository}/_manifests0`;
+}
+
 export async function importRepositories(
   ctx: PipelineContext,
   step: 1 | 2,
   opts: PipelineOptions,
   checkpointed: ReadonlySet<string>,
   stepReport: StepReport,
+  lastCheckpoint: string | null = null,
 ): Promise<void> {
   const knownMediaTypes = await ctx.writer.mediaTypes();
+  // A resumed run does not walk again what the interrupted one finished (the driver may still yield
+  // some of it: `startAfter` is a hint, and checkpointed repositories are skipped below anyway).
   const files = ctx.reads.driver.walk(REPOSITORIES_ROOT, {
     prune: pruneRepositoryWalk,
     emptyDirectories: true,
+    ...(lastCheckpoint !== null ? { startAfter: resumeWalkAfter(lastCheckpoint) } : {}),
   });
   const limit = pLimit(opts.concurrency);
   const sizes = new Map<string, number>();
   type Done = { name: string; rows: RepositoryRows | null; counts: StepCounts };
   const queue: Promise<Done>[] = [];
   const none: StepCounts = { repositories: 0, tags: 0, manifests: 0 };
-  let found = 0;
+  // The interrupted run found and finished these; the walk may not meet them again.
+  let found = checkpointed.size;
+  stepReport.checkpointed = checkpointed.size;
   let batch: RepositoryRows[] = [];
   let batchKeys: string[] = [];
   let batchSize = { rows: 0, bytes: 0 };
@@ -213,7 +230,9 @@ export async function importRepositories(
   } catch (err) {
     // Nothing may be left rejecting unobserved once the step fails.
     for (const q of queue) q.catch(() => undefined);
-    writing.catch(() => undefined);
+    // A batch being written still commits or fails before the step reports its failure: the caller
+    // may count checkpoints, write statistics or close the pool next.
+    await writing.catch(() => undefined);
     throw err;
   }
 
@@ -230,11 +249,8 @@ export async function importRepositories(
       }
       if (sizes.size > 10_000) sizes.clear();
       if (!inShard(topLevelNamespace(entry.name), opts.shard)) continue;
+      if (checkpointed.has(entry.name)) continue;
       found++;
-      if (checkpointed.has(entry.name)) {
-        stepReport.checkpointed++;
-        continue;
-      }
       if (entry.kind === 'invalid-name') {
         recordSkip(ctx, opts.strict, {
           reason: 'repository-name-invalid',

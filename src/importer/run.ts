@@ -105,7 +105,7 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
         } else {
           await writer.startStep(step);
           if (step === 3) await importBlobs(ctx, opts, state.done, sr);
-          else await importRepositories(ctx, step, opts, state.done, sr);
+          else await importRepositories(ctx, step, opts, state.done, sr, state.last);
           await writer.finishStep(step);
           logger.debug({ step, database_seconds: writer.takeTimings() }, 'database time by statement');
           killPoint('step-finished', step);

@@ -149,4 +149,60 @@ describe('real tree', { timeout: 300_000 }, () => {
     const left = await db.pool.query('SELECT count(*)::int AS n FROM regdb_import.checkpoints');
     expect(left.rows[0].n).toBe(0);
   });
+
+  it('a resumed run walks on from past the last checkpointed repository, not from the start', async () => {
+    const { db, tree } = await setup();
+    let reads = 0;
+    const walks: { prefix: string; startAfter?: string; first?: string }[] = [];
+    const instrumented = (failAt: number | null): StorageDriver =>
+      new Proxy(tree.driver, {
+        get(target, prop, receiver) {
+          if (prop === 'getContent') {
+            return async (...args: Parameters<StorageDriver['getContent']>) => {
+              if (++reads === failAt)
+                throw new StorageDriverError('injected failure', 'filesystem', {
+                  operation: 'get',
+                  attempts: 1,
+                  cause: null,
+                });
+              return target.getContent(...args);
+            };
+          }
+          if (prop === 'walk') {
+            return async function* (...args: Parameters<StorageDriver['walk']>) {
+              const record: (typeof walks)[number] = { prefix: args[0], startAfter: args[1]?.startAfter };
+              walks.push(record);
+              for await (const f of target.walk(...args)) {
+                record.first ??= f.path;
+                yield f;
+              }
+            };
+          }
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    const options = importOptions({ concurrency: 1, batchRows: 1, steps: [1] });
+    await expect(runImport({ pool: db.pool, driver: instrumented(15) }, options)).rejects.toThrow(
+      /injected failure/,
+    );
+    const last = await db.pool.query<{ key: string; n: number }>(
+      `SELECT key, (SELECT count(*)::int FROM regdb_import.checkpoints) AS n
+       FROM regdb_import.checkpoints ORDER BY position DESC LIMIT 1`,
+    );
+    const { key, n } = last.rows[0]!;
+    expect(n).toBeGreaterThan(0);
+    walks.length = 0;
+    const resumed = await runImport({ pool: db.pool, driver: instrumented(null) }, options);
+    expect(resumed.steps[0]!.checkpointed).toBe(n);
+    const walk = walks.find((w) => w.prefix.endsWith('/repositories'))!;
+    expect(walk.startAfter).toBe(`/docker/registry/v2/repositories/${key}/_manifests0`);
+    // The walk starts with a repository after the last one done.
+    expect(walk.first! > walk.startAfter!).toBe(true);
+    expect(walk.first).not.toContain(`/repositories/${key}/_`);
+    // The same rows as step one alone (the failed run left its own statistics row).
+    const dump = await dumpTables(db.pool);
+    expect(dump.import_statistics).toHaveLength(2);
+    await expectGolden('real-step1', withoutStatistics(dump));
+  });
 });
