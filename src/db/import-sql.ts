@@ -33,10 +33,14 @@ TRUNCATE regdb_stg_repositories, regdb_stg_blobs, regdb_stg_repository_blobs, re
   regdb_stg_layers, regdb_stg_references, regdb_stg_tags, regdb_stg_repo_map, regdb_stg_manifest_ids;
 `;
 
-/** After the COPY: the planner must know the staged row counts to pick index lookups. */
+/**
+ * After the COPY: the planner must know the staged row counts to pick index lookups. Only the key
+ * columns are analysed (statistics of the payload columns would cost more than the merges).
+ */
 export const ANALYZE_STAGING = `
-ANALYZE regdb_stg_repositories, regdb_stg_blobs, regdb_stg_repository_blobs, regdb_stg_manifests,
-  regdb_stg_layers, regdb_stg_references, regdb_stg_tags`;
+ANALYZE regdb_stg_repositories (path), regdb_stg_blobs (digest), regdb_stg_repository_blobs (path, digest),
+  regdb_stg_manifests (path, digest, subject_digest), regdb_stg_layers (path, manifest_digest, digest),
+  regdb_stg_references (path), regdb_stg_tags (path, name)`;
 
 /** Per batch transaction: JIT compiling these short statements costs more than it saves. */
 export const SESSION_SETTINGS = 'SET LOCAL jit = off';
@@ -344,16 +348,16 @@ export const MERGE_LAYERS_BULK = withGc(MERGE_LAYERS, 'id, top_level_namespace_i
 /**
  * The foreign keys the merges' joins do not already guarantee, checked for the whole batch at once
  * (their row triggers are off): every blob digest a row of the batch refers to has a blobs row.
- * Returns the first violation, if any.
+ * A digest staged as a blob of the batch has one (the blobs merge ran first); only the others are
+ * looked up. Returns the first violation, if any.
  */
 export const BULK_FK_CHECK = `
 SELECT v.tbl, v.digest FROM (
   SELECT 'repository_blobs' AS tbl, s.digest FROM regdb_stg_repository_blobs s
-  WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.digest OFFSET 0)
   UNION ALL
-  SELECT 'manifests', s.config_digest FROM regdb_stg_manifests s
-  WHERE s.config_digest IS NOT NULL AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.config_digest OFFSET 0)
+  SELECT 'manifests', s.config_digest FROM regdb_stg_manifests s WHERE s.config_digest IS NOT NULL
   UNION ALL
-  SELECT 'layers', s.digest FROM regdb_stg_layers s
-  WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = s.digest OFFSET 0)) v
+  SELECT 'layers', s.digest FROM regdb_stg_layers s) v
+WHERE NOT EXISTS (SELECT 1 FROM regdb_stg_blobs sb WHERE sb.digest = v.digest)
+  AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = v.digest OFFSET 0)
 LIMIT 1`;
