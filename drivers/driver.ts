@@ -16,6 +16,13 @@ export interface FileInfo {
   /** Last modification time when the backend reports one. */
   readonly modTime?: Date;
   /**
+   * MD5 of the content (lowercase hex) as the listing reports it: S3 from a 32-hex-digit ETag, GCS
+   * from `md5Hash` (drivers/content-md5.ts); never on the filesystem. An S3 ETag may look like an MD5
+   * without being one (SSE-KMS), so this only CONFIRMS expected content: equal to the MD5 of the bytes
+   * a caller expects proves them; anything else means "read the object".
+   */
+  readonly md5?: string;
+  /**
    * Set only on the markers `walk(…, { emptyDirectories: true })` yields for empty directories; such
    * a marker's path is the directory's path with a trailing '/', so it sorts where its children would.
    */
@@ -81,6 +88,12 @@ export interface RequestCounts {
 export interface StorageDriver {
   /** The name GitLab records in import_statistics.storage_driver: filesystem, s3aws, s3_v2, gcs. */
   readonly name: string;
+
+  /**
+   * Whether `walk` reports `FileInfo.md5` wherever the backend knows a content MD5 (S3, GCS). An object
+   * without one there is one the listing cannot vouch for; false (filesystem): no walk entry has one.
+   */
+  readonly listingMd5: boolean;
 
   /** Stat a file or directory. Throws PathNotFoundError when neither exists. */
   stat(path: string, options?: CallOptions): Promise<StatInfo>;

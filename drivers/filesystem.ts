@@ -74,6 +74,7 @@ function lazyFileInfo(path: string, file: string): FileInfo {
 
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
+  readonly listingMd5 = false;
   readonly root: string;
   private readonly realRoot: string;
   private readonly pool: FileReaderPool;

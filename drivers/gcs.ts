@@ -18,6 +18,7 @@ import type {
   StorageDriver,
   WalkOptions,
 } from './driver.js';
+import { md5FromBase64 } from './content-md5.js';
 import { ContentTooLargeError, PathNotFoundError, type StorageError } from './errors.js';
 import {
   DEFAULT_WALK_TUNING,
@@ -79,12 +80,14 @@ interface RawObject {
   name?: string;
   size?: string | number;
   updated?: string;
+  md5Hash?: string;
 }
 
 export class GcsDriver implements StorageDriver, ObjectStore {
   readonly name = 'gcs';
   readonly driver = 'gcs';
   readonly keyPrefix: string;
+  readonly listingMd5 = true;
   private readonly storage: Storage;
   private readonly bucket: Bucket;
   private readonly runner: RequestRunner;
@@ -142,7 +145,7 @@ export class GcsDriver implements StorageDriver, ObjectStore {
       endOffset: q.end,
       maxResults: 1000,
       autoPaginate: false,
-      fields: 'items(name,size,updated),prefixes,nextPageToken',
+      fields: 'items(name,size,updated,md5Hash),prefixes,nextPageToken',
     };
     const [items, , response] = await this.runner.run(
       { kind: 'list', operation: 'objects.list', path: pathOf(this, q.prefix), signal: q.signal },
@@ -154,6 +157,7 @@ export class GcsDriver implements StorageDriver, ObjectStore {
         key: o.name ?? '',
         size: Number(o.size ?? 0),
         modTime: o.updated ? new Date(o.updated) : undefined,
+        md5: md5FromBase64(o.md5Hash),
       })),
       prefixes: resp.prefixes ?? [],
       nextToken: resp.nextPageToken || undefined,

@@ -12,6 +12,8 @@ export interface ObjectEntry {
   readonly key: string;
   readonly size: number;
   readonly modTime?: Date;
+  /** Content MD5, lowercase hex, when the listing proves one (drivers/content-md5.ts). */
+  readonly md5?: string;
 }
 
 export interface ListQuery {
@@ -190,7 +192,12 @@ function filePage(
     if (end !== undefined && compareBytewise(o.key, end) >= 0) return { files, reachedEnd: true };
     if (o.key.endsWith('/')) continue;
     if (inf.skip(o.key)) continue;
-    files.push({ path: pathOf(store, o.key), size: o.size, modTime: o.modTime });
+    const path = pathOf(store, o.key);
+    files.push(
+      o.md5 === undefined
+        ? { path, size: o.size, modTime: o.modTime }
+        : { path, size: o.size, modTime: o.modTime, md5: o.md5 },
+    );
   }
   return { files, reachedEnd: false };
 }

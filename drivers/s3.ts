@@ -27,6 +27,7 @@ import type {
   StorageDriver,
   WalkOptions,
 } from './driver.js';
+import { md5FromETag } from './content-md5.js';
 import { ContentTooLargeError, PathNotFoundError, type StorageError } from './errors.js';
 import {
   DEFAULT_WALK_TUNING,
@@ -125,6 +126,7 @@ export class S3Driver implements StorageDriver, ObjectStore {
   readonly name: 's3aws' | 's3_v2';
   readonly driver: string;
   readonly keyPrefix: string;
+  readonly listingMd5 = true;
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly runner: RequestRunner;
@@ -207,6 +209,7 @@ export class S3Driver implements StorageDriver, ObjectStore {
         key: o.Key ?? '',
         size: Number(o.Size ?? 0),
         modTime: o.LastModified,
+        md5: md5FromETag(o.ETag),
       })),
       prefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix ?? '').filter((p) => p !== ''),
       nextToken: out.IsTruncated ? out.NextContinuationToken : undefined,

@@ -5,7 +5,6 @@
  * checkpoints. At most one batch is being written while the next one fills, so memory stays bounded.
  */
 import pLimit from 'p-limit';
-import type { FileInfo } from '../../drivers/driver.js';
 import type { Logger } from '../log.js';
 import type { ImportWriter, RepositoryState } from '../db/import-writer.js';
 import { topLevelNamespace } from '../registry/names.js';
@@ -71,17 +70,6 @@ function rowCount(r: RepositoryRows): { rows: number; bytes: number } {
   return { rows, bytes };
 }
 
-/** Remembers the sizes of `_layers` link files as the walk passes them (no extra request). */
-async function* withLayerLinkSizes(
-  files: AsyncIterable<FileInfo>,
-  sizes: Map<string, number>,
-): AsyncGenerator<FileInfo> {
-  for await (const f of files) {
-    if (f.path.endsWith('/link') && f.path.includes('/_layers/')) sizes.set(f.path, f.size);
-    yield f;
-  }
-}
-
 /**
  * Where a resumed walk may start: just past the own files (`_layers`, `_manifests`) of the repository
  * checkpointed last. Every path before it belongs to a repository the walk meets earlier, all of them
@@ -110,7 +98,6 @@ export async function importRepositories(
     ...(lastCheckpoint !== null ? { startAfter: resumeWalkAfter(lastCheckpoint) } : {}),
   });
   const limit = pLimit(opts.concurrency);
-  const sizes = new Map<string, number>();
   type Done = { name: string; rows: RepositoryRows | null; counts: StepCounts };
   const queue: Promise<Done>[] = [];
   const none: StepCounts = { repositories: 0, tags: 0, manifests: 0 };
@@ -160,11 +147,7 @@ export async function importRepositories(
     return p;
   };
 
-  const processOne = async (
-    repo: Repository,
-    statePromise: Promise<State>,
-    layerLinkSizes: ReadonlyMap<string, number>,
-  ): Promise<Done> => {
+  const processOne = async (repo: Repository, statePromise: Promise<State>): Promise<Done> => {
     const log = ctx.logger.child({ step, repository: repo.name });
     const state = await statePromise;
     if (
@@ -185,8 +168,14 @@ export async function importRepositories(
     const existingManifests = state?.manifests ?? new Set<string>();
     const facts = await readRepository(
       ctx.reads,
-      { repository: repo, existingManifests, layerLinkSizes },
-      { step, referrers: opts.referrers, tagConcurrency: opts.tagConcurrency, readConcurrency: 8 },
+      { repository: repo, existingManifests },
+      {
+        step,
+        referrers: opts.referrers,
+        tagConcurrency: opts.tagConcurrency,
+        readConcurrency: 8,
+        listingMd5: ctx.reads.driver.listingMd5,
+      },
     );
     for (const w of facts.warnings ?? []) {
       ctx.report.addSkip(w, ctx.report.warnings);
@@ -237,17 +226,7 @@ export async function importRepositories(
   }
 
   async function walkAndQueue(): Promise<void> {
-    for await (const entry of groupRepositories(withLayerLinkSizes(files, sizes))) {
-      // The grouper hands out a repository when it sees the next one's first file: keep only this one's.
-      const layerLinkSizes = new Map<string, number>();
-      if (entry.kind === 'repository') {
-        for (const p of entry.layers.values()) {
-          const size = sizes.get(p);
-          if (size !== undefined) layerLinkSizes.set(p, size);
-        }
-        for (const p of layerLinkSizes.keys()) sizes.delete(p);
-      }
-      if (sizes.size > 10_000) sizes.clear();
+    for await (const entry of groupRepositories(files)) {
       if (!inShard(topLevelNamespace(entry.name), opts.shard)) continue;
       if (checkpointed.has(entry.name)) continue;
       found++;
@@ -275,7 +254,7 @@ export async function importRepositories(
       }
       for (const p of entry.problems) ctx.logger.warn({ path: p.path, reason: p.reason }, p.message);
       const state = stateOf(entry.name);
-      const job = limit(() => processOne(entry, state, layerLinkSizes));
+      const job = limit(() => processOne(entry, state));
       // Awaited in order by take(); until then a failure must not count as an unhandled rejection.
       job.catch(() => undefined);
       queue.push(job);

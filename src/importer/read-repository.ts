@@ -4,16 +4,23 @@
  * layer access checks (the `_layers` link, then the blob's existence). Manifests already in the
  * database are not read again in step two (GitLab looks them up first, spec §2.3).
  *
- * Revision links are read: one may name another blob than its path (GitLab then stores that blob
- * under the requested digest, with a warning). `_layers` links are checked from the listing (issue 5
- * §3: no request per layer): a link whose size is exactly `<alg>:<hex>` is taken to hold its path's
- * digest; any other size (empty, truncated, newline, another algorithm) is read and parsed. So a
- * corrupt link of exactly the right length (e.g. uppercase hex) is not caught, where GitLab would skip
- * the manifest.
+ * Links are verified from the listing where it proves their content (src/registry/listed-links.ts):
+ * on S3 and GCS a revision link whose listed MD5 is that of its path's `<alg>:<hex>`, and a tag's
+ * `current/link` whose listed MD5 is that of exactly one digest of the tag's history, are not read;
+ * every other tag or revision link is read and parsed, so a link naming another digest (GitLab then
+ * stores that blob under the requested digest, with a warning) or a corrupt one is caught as before.
+ * `_layers` links follow one rule on every backend (issue 5 §3: no request per layer), so that every
+ * backend imports a tree alike: a link of exactly `<alg>:<hex>` bytes (or, on S3 and GCS, whose MD5
+ * proves it) is taken to hold its path's digest; any other is read. A corrupt link of exactly that
+ * length (e.g. uppercase hex) is therefore not caught, where GitLab would skip the manifest.
+ *
+ * A config that is read anyway is not stat'ed first: a read that finds nothing is "missing", as a
+ * failed existence check would be. Layers (never read) keep the existence check.
  */
 import pLimit from 'p-limit';
 import { formatDigest, parseDigest, type Digest } from '../registry/digest.js';
 import { CONFIG_SIZE_LIMIT, parseManifest } from '../registry/manifest.js';
+import { listingProvesLink, tagDigestFromListing } from '../registry/listed-links.js';
 import type { Repository } from '../registry/repositories.js';
 import type { StorageReads } from './storage-reads.js';
 import type {
@@ -32,13 +39,16 @@ export interface ReadOptions {
   readonly tagConcurrency: number;
   /** Other reads at once within the repository. */
   readonly readConcurrency: number;
+  /**
+   * The backend's listings carry content MD5s (StorageDriver.listingMd5): links are verified by MD5
+   * only. Otherwise a `_layers` link of exactly `<alg>:<hex>` bytes is taken as its path's digest.
+   */
+  readonly listingMd5: boolean;
 }
 
 export interface RepositoryInput {
   readonly repository: Repository;
   readonly existingManifests: ReadonlySet<string>;
-  /** Sizes of the repository's `_layers` link files, from the walk (undefined: read each link). */
-  readonly layerLinkSizes?: ReadonlyMap<string, number>;
 }
 
 /** Bytes of a well-formed link to `digest`: `<alg>:<hex>`, nothing else (spec §1.2). */
@@ -64,14 +74,30 @@ export async function readRepository(
   const tagLimit = pLimit(opts.tagConcurrency);
   const limit = pLimit(opts.readConcurrency);
 
+  const tagLink = async (t: Repository['tags'][number]): Promise<LinkFact> => {
+    if (t.currentLinkPath === undefined) return null;
+    const listed = t.currentLinkListing && tagDigestFromListing(t.currentLinkListing);
+    return listed ? { ok: true, digest: listed } : reads.link(t.currentLinkPath);
+  };
   const tags = await Promise.all(
     repo.tags.map((t) =>
       tagLimit(async (): Promise<{ name: string; link: LinkFact }> => ({
         name: t.name,
-        link: t.currentLinkPath === undefined ? null : await reads.link(t.currentLinkPath),
+        link: await tagLink(t),
       })),
     ),
   );
+  /**
+   * A revision or `_layers` link to `digest` (its path's) as the listing proves it; undefined: read it.
+   * The size rule applies to `_layers` links only, on every backend alike.
+   */
+  const listedLink = (linkPath: string, digest: Digest, layer: boolean): LinkFact | undefined => {
+    const listed = repo.linkListing.get(linkPath);
+    const proven =
+      (opts.listingMd5 && listingProvesLink(listed?.md5, formatDigest(digest))) ||
+      (layer && listed?.size === linkSize(digest));
+    return proven ? { ok: true, digest } : undefined;
+  };
 
   const manifests = new Map<string, ManifestFetch>();
   const childKeys = new Set<string>();
@@ -82,7 +108,7 @@ export async function readRepository(
     const linkPath = repo.revisions.get(key);
     if (linkPath === undefined) return;
     // Only the storage reads take a slot: a list waiting for its children must not hold one.
-    const target = await limit(() => reads.link(linkPath));
+    const target = listedLink(linkPath, digest, false) ?? (await limit(() => reads.link(linkPath)));
     if (target === null) return;
     if (!target.ok) {
       manifests.set(key, { kind: 'broken-link', link: target as Failed });
@@ -141,14 +167,19 @@ export async function readRepository(
   // Config payloads and layer access checks for every image manifest read.
   const configs = new Map<string, ConfigFetch>();
   const layers = new Map<string, LayerAccess>();
-  const access = async (digest: Digest): Promise<LayerAccess> => {
+  /** The `_layers` link check: the digest it names, or why the blob is not accessible. */
+  const layerLink = async (digest: Digest): Promise<Digest | Exclude<LayerAccess, { kind: 'ok' }>> => {
     const linkPath = repo.layers.get(formatDigest(digest));
     if (linkPath === undefined) return { kind: 'missing' };
-    const size = input.layerLinkSizes?.get(linkPath);
-    const target = size === linkSize(digest) ? { ok: true as const, digest } : await reads.link(linkPath);
+    const target = listedLink(linkPath, digest, true) ?? (await reads.link(linkPath));
     if (target === null) return { kind: 'missing' };
     if (!target.ok) return { kind: 'broken-link', link: target as Failed };
-    return (await reads.blobExists(target.digest)) ? { kind: 'ok' } : { kind: 'missing' };
+    return target.digest;
+  };
+  const access = async (digest: Digest): Promise<LayerAccess> => {
+    const target = await layerLink(digest);
+    if ('kind' in target) return target;
+    return (await reads.blobExists(target)) ? { kind: 'ok' } : { kind: 'missing' };
   };
   const jobs: Promise<void>[] = [];
   const seen = new Set<string>();
@@ -162,9 +193,16 @@ export async function readRepository(
       seen.add('c' + formatDigest(cfg.digest));
       jobs.push(
         limit(async () => {
-          const a = await access(cfg.digest);
-          if (a.kind !== 'ok') {
-            configs.set(formatDigest(cfg.digest), a);
+          const target = await layerLink(cfg.digest);
+          if ('kind' in target) {
+            configs.set(formatDigest(cfg.digest), target);
+            return;
+          }
+          // The payload is read anyway: when the link names the config's own digest, a read that
+          // finds nothing is what a failed existence check would say, without the stat.
+          const sameBlob = formatDigest(target) === formatDigest(cfg.digest);
+          if (!sameBlob && !(await reads.blobExists(target))) {
+            configs.set(formatDigest(cfg.digest), { kind: 'missing' });
             return;
           }
           const read = await reads.blob(cfg.digest);

@@ -25,6 +25,20 @@ export interface TagEntry {
   readonly name: string;
   /** Driver path of `current/link`; undefined when the tag has no such file ("missing tag link"). */
   readonly currentLinkPath: string | undefined;
+  /**
+   * Set when the listing gave `current/link`'s content MD5 (object stores): that MD5, and the digests
+   * the tag's history names (`index/<alg>/<hex>/link` paths that parse as digests), the candidates
+   * the current link can be verified against without reading it (src/registry/listed-links.ts).
+   */
+  readonly currentLinkListing?: { readonly md5: string; readonly history: readonly string[] };
+}
+
+/** What the walk told about a link file besides its path. */
+export interface ListedLink {
+  /** Set for `_layers` links only (on the filesystem, reading it costs an lstat). */
+  readonly size?: number;
+  /** Content MD5 from the listing (FileInfo.md5). */
+  readonly md5?: string;
 }
 
 export interface RepositoryProblem {
@@ -45,6 +59,8 @@ export interface Repository {
   readonly revisions: ReadonlyMap<string, string>;
   /** `sha256:<hex>` (from the path) -> driver path of `_layers/.../link`. */
   readonly layers: ReadonlyMap<string, string>;
+  /** Driver path of a revision or `_layers` link in the maps above -> what its listing said. */
+  readonly linkListing: ReadonlyMap<string, ListedLink>;
   /** Link files whose path does not name a storable digest; not fatal, GitLab never enumerates them. */
   readonly problems: readonly RepositoryProblem[];
 }
@@ -135,7 +151,7 @@ export async function* groupRepositories(files: AsyncIterable<FileInfo>): AsyncG
       }
       group = newGroup(name);
     }
-    addFile(group, file.path, segments[k] ?? '', segments.slice(k + 1));
+    addFile(group, file, segments[k] ?? '', segments.slice(k + 1));
   }
   if (group !== undefined) {
     const done = finish(group);
@@ -143,12 +159,19 @@ export async function* groupRepositories(files: AsyncIterable<FileInfo>): AsyncG
   }
 }
 
+interface GroupTag {
+  currentLinkPath: string | undefined;
+  currentLinkMd5: string | undefined;
+  history: string[];
+}
+
 interface Group {
   name: string;
   hasManifests: boolean;
-  tags: Map<string, string | undefined>;
+  tags: Map<string, GroupTag>;
   revisions: Map<string, string>;
   layers: Map<string, string>;
+  linkListing: Map<string, ListedLink>;
   problems: RepositoryProblem[];
 }
 
@@ -159,11 +182,22 @@ function newGroup(name: string): Group {
     tags: new Map(),
     revisions: new Map(),
     layers: new Map(),
+    linkListing: new Map(),
     problems: [],
   };
 }
 
-function addFile(group: Group, path: string, top: string, rest: string[]): void {
+function tagOf(group: Group, name: string): GroupTag {
+  let tag = group.tags.get(name);
+  if (tag === undefined) {
+    tag = { currentLinkPath: undefined, currentLinkMd5: undefined, history: [] };
+    group.tags.set(name, tag);
+  }
+  return tag;
+}
+
+function addFile(group: Group, file: FileInfo, top: string, rest: string[]): void {
+  const path = file.path;
   // An empty-directory marker (path ending in '/'): an empty `_manifests`, or an empty folder below
   // it, still makes the directory a repository (spec §1.3); it names no tag or link.
   if (path.endsWith('/')) {
@@ -173,31 +207,47 @@ function addFile(group: Group, path: string, top: string, rest: string[]): void 
   if (top === '_manifests') {
     group.hasManifests = true;
     if (rest[0] === 'tags' && rest.length >= 2) {
-      const tag = rest[1] ?? '';
-      const isCurrentLink = rest.length === 4 && rest[2] === 'current' && rest[3] === 'link';
-      if (isCurrentLink) group.tags.set(tag, path);
-      else if (!group.tags.has(tag)) group.tags.set(tag, undefined);
+      const tag = tagOf(group, rest[1] ?? '');
+      if (rest.length === 4 && rest[2] === 'current' && rest[3] === 'link') {
+        tag.currentLinkPath = path;
+        tag.currentLinkMd5 = file.md5;
+      } else if (
+        rest.length === 6 &&
+        rest[2] === 'index' &&
+        rest[5] === 'link' &&
+        // `current/link` sorts before `index/`: history is kept only where it can verify that link.
+        tag.currentLinkMd5 !== undefined
+      ) {
+        const parsed = parseDigest(`${rest[3]}:${rest[4]}`);
+        if (parsed.ok) tag.history.push(formatDigest(parsed.digest));
+      }
     } else if (rest[0] === 'revisions') {
-      addLink(group, group.revisions, path, rest.slice(1));
+      if (addLink(group, group.revisions, path, rest.slice(1)) && file.md5 !== undefined)
+        group.linkListing.set(path, { md5: file.md5 });
     }
   } else if (top === '_layers') {
-    addLink(group, group.layers, path, rest);
+    if (addLink(group, group.layers, path, rest))
+      group.linkListing.set(
+        path,
+        file.md5 === undefined ? { size: file.size } : { size: file.size, md5: file.md5 },
+      );
   }
 }
 
-/** `<alg>/<hex>/link` below `revisions/` or `_layers/`. */
-function addLink(group: Group, into: Map<string, string>, path: string, rest: string[]): void {
+/** `<alg>/<hex>/link` below `revisions/` or `_layers/`; false when it is not one (a problem). */
+function addLink(group: Group, into: Map<string, string>, path: string, rest: string[]): boolean {
   if (rest.length !== 3 || rest[2] !== 'link') {
     group.problems.push({
       path,
       reason: 'unexpected-path',
       message: `${path} is not an <algorithm>/<hex>/link file; ignored`,
     });
-    return;
+    return false;
   }
   const parsed = parseDigest(`${rest[0]}:${rest[1]}`);
   if (parsed.ok) into.set(formatDigest(parsed.digest), path);
   else group.problems.push({ path, reason: parsed.reason, message: `${path}: ${parsed.message}` });
+  return parsed.ok;
 }
 
 function finish(group: Group): RepositoryEntry | undefined {
@@ -208,7 +258,12 @@ function finish(group: Group): RepositoryEntry | undefined {
     return { kind: 'invalid-name', name: group.name, path, reason: check.reason, message: check.message };
   }
   const tags = [...group.tags.entries()]
-    .map(([name, currentLinkPath]) => ({ name, currentLinkPath }))
+    .map(([name, t]): TagEntry => {
+      const { currentLinkPath, currentLinkMd5: md5, history } = t;
+      return currentLinkPath === undefined || md5 === undefined
+        ? { name, currentLinkPath }
+        : { name, currentLinkPath, currentLinkListing: { md5, history } };
+    })
     .sort((a, b) => compareBytewise(a.name, b.name));
   return {
     kind: 'repository',
@@ -217,6 +272,7 @@ function finish(group: Group): RepositoryEntry | undefined {
     tags,
     revisions: group.revisions,
     layers: group.layers,
+    linkListing: group.linkListing,
     problems: group.problems,
   };
 }

@@ -24,6 +24,11 @@ export interface S3TestServer {
   readonly bucket: string;
   /** List requests answered so far (list-type=2). */
   listRequests(): number;
+  /**
+   * What ListObjectsV2 reports as the ETag of `key` from now on: a string (e.g. the `"<hex>-<parts>"`
+   * of a multipart upload, which s3rver does not make) or undefined for none. Reads are unchanged.
+   */
+  setListedETag(key: string, etag: string | undefined): void;
   close(): Promise<void>;
 }
 
@@ -41,6 +46,9 @@ interface KoaLikeContext {
 
 let listCount = 0;
 let patched = false;
+/** ETags ListObjectsV2 reports instead of s3rver's, by bucket directory and key (see setListedETag). */
+const listedETags = new Map<string, string | undefined>();
+const etagKey = (bucketPath: string, key: string): string => `${bucketPath}\0${key}`;
 
 /** Keys below `dir` (on disk) in bytewise key order, skipping subtrees wholly before `after`. */
 function* orderedKeys(dir: string, keyBase: string, prefix: string, after: string): Generator<string> {
@@ -109,6 +117,11 @@ async function listObjectsV2(ctx: KoaLikeContext): Promise<void> {
     }
   }
   const metadata = await Promise.all(keys.map((k) => ctx.store.getMetadata(ctx.params.bucket, k)));
+  const bucketPath = ctx.store.getBucketPath(ctx.params.bucket);
+  const etagOf = (key: string, stored: string | undefined): string | undefined => {
+    const k = etagKey(bucketPath, key);
+    return listedETags.has(k) ? listedETags.get(k) : stored;
+  };
   ctx.body = {
     ListBucketResult: {
       '@': { xmlns: 'http://doc.s3.amazonaws.com/2006-03-01/' },
@@ -124,7 +137,7 @@ async function listObjectsV2(ctx: KoaLikeContext): Promise<void> {
       Contents: keys.map((key, i) => ({
         Key: key,
         LastModified: new Date(metadata[i]!['last-modified']!).toISOString(),
-        ETag: metadata[i]!['etag'],
+        ETag: etagOf(key, metadata[i]!['etag']),
         Size: Number(metadata[i]!['content-length']),
         StorageClass: 'STANDARD',
       })),
@@ -166,6 +179,7 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3T
     port,
     bucket,
     listRequests: () => listCount - startCount,
+    setListedETag: (key, etag) => void listedETags.set(etagKey(join(directory, bucket), key), etag),
     async close() {
       // SDK clients keep sockets alive; without dropping them close() waits for their idle timeout.
       server.httpServer?.closeAllConnections();

@@ -13,6 +13,7 @@ import {
   writeFileSync,
   mkdtempSync,
 } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,10 +113,11 @@ describe.each(TREES)('tree %s', (tree) => {
       expect(got, d.name).toEqual(want);
       // FileInfo is a plain record for callers: spreading it keeps size (lazy on the filesystem).
       for await (const f of d.walk(V2)) {
-        expect({ ...f, modTime: undefined }, d.name).toEqual({
+        expect({ ...f, modTime: undefined, md5: undefined }, d.name).toEqual({
           path: want[0]!.path,
           size: want[0]!.size,
           modTime: undefined,
+          md5: undefined,
         });
         break;
       }
@@ -124,6 +126,23 @@ describe.each(TREES)('tree %s', (tree) => {
     if (tree === 'edge') {
       for (const d of drivers[tree])
         expect(await collect(d.walk('/docker')), d.name).toEqual(expectedFiles());
+    }
+  });
+
+  it('reports each object content MD5 from the listing on S3 and GCS, none on the filesystem', async () => {
+    const want = files[tree]
+      .filter((f) => f.path.startsWith(`${V2}/`))
+      .map((f) => ({ path: f.path, md5: createHash('md5').update(readFileSync(f.file)).digest('hex') }));
+    for (const d of drivers[tree]) {
+      const got: Array<{ path: string; md5: string | undefined }> = [];
+      for await (const f of d.walk(V2)) got.push({ path: f.path, md5: f.md5 });
+      if (d.name === 'filesystem') {
+        expect(d.listingMd5).toBe(false);
+        expect(got.filter((f) => f.md5 !== undefined)).toEqual([]);
+      } else {
+        expect(d.listingMd5, d.name).toBe(true);
+        expect(got, d.name).toEqual(want);
+      }
     }
   });
 

@@ -27,8 +27,9 @@ interface Quirk {
 
 /**
  * Where regdb knowingly differs from quirks.json: issue 5 §3 has layer access checks come from the
- * `_layers` listing, not a request per layer, so a link of exactly the right length whose content
- * is not a valid digest (64 "Z") is taken as its path's digest.
+ * `_layers` listing, not a request per layer. This suite imports from the filesystem, whose listing
+ * has no content hashes, so a link of exactly the right length whose content is not a valid digest
+ * (64 "Z") is taken as its path's digest (S3 and GCS catch it: import-drivers.test.ts).
  */
 const OVERRIDES: Record<string, Outcome> = {
   'layer-link-bad-format': { outcome: 'imported', reason: 'layer links checked from the listing' },

@@ -89,9 +89,46 @@ describe('groupRepositories', () => {
           [`sha256:${CONFIG}`, `${R}/group/app/_layers/sha256/${CONFIG}/link`],
           [`sha256:${LAYER}`, `${R}/group/app/_layers/sha256/${LAYER}/link`],
         ]),
+        // Without listing MD5s (the filesystem) only `_layers` links' sizes are kept.
+        linkListing: new Map([
+          [`${R}/group/app/_layers/sha256/${CONFIG}/link`, { size: 71 }],
+          [`${R}/group/app/_layers/sha256/${LAYER}/link`, { size: 71 }],
+        ]),
         problems: [],
       },
     ]);
+  });
+
+  it('keeps listing MD5s of links, and the history of a tag whose current link has one', async () => {
+    const OTHER = 'a'.repeat(64);
+    const md5Of = (path: string): string => `md5:${path.split('/').slice(-3).join('/')}`;
+    const files = walk([
+      ...image('group/app', ['latest']),
+      `group/app/_manifests/tags/latest/index/sha256/${OTHER}/link`,
+      // History entries that name no digest are no candidates.
+      `group/app/_manifests/tags/latest/index/sha256/${'Z'.repeat(64)}/link`,
+      `group/app/_manifests/tags/latest/index/sha256/${OTHER}/extra/link`,
+      `group/app/_manifests/tags/plain/current/link`,
+      `group/app/_manifests/tags/plain/index/sha256/${APP}/link`,
+    ]).map((f) => (f.path.includes('/tags/plain/') ? f : { ...f, md5: md5Of(f.path) }));
+    const r = repo(await collect(files), 'group/app');
+    expect(r.tags).toEqual([
+      {
+        name: 'latest',
+        currentLinkPath: `${R}/group/app/_manifests/tags/latest/current/link`,
+        currentLinkListing: { md5: 'md5:latest/current/link', history: [`sha256:${APP}`, `sha256:${OTHER}`] },
+      },
+      // No MD5 for its current link: no history kept.
+      { name: 'plain', currentLinkPath: `${R}/group/app/_manifests/tags/plain/current/link` },
+    ]);
+    const revision = `${R}/group/app/_manifests/revisions/sha256/${APP}/link`;
+    expect(r.linkListing).toEqual(
+      new Map([
+        [`${R}/group/app/_layers/sha256/${CONFIG}/link`, { size: 71, md5: `md5:sha256/${CONFIG}/link` }],
+        [`${R}/group/app/_layers/sha256/${LAYER}/link`, { size: 71, md5: `md5:sha256/${LAYER}/link` }],
+        [revision, { md5: `md5:sha256/${APP}/link` }],
+      ]),
+    );
   });
 
   it('finds nested repositories on both sides of the parent, in walk order', async () => {
