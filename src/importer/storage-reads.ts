@@ -9,6 +9,7 @@ import type { StorageDriver } from '../../drivers/driver.js';
 import { formatDigest, parseLink, type Digest, type DigestParseResult } from '../registry/digest.js';
 import { blobDataPath } from '../registry/paths.js';
 import { MANIFEST_SIZE_LIMIT } from '../registry/manifest.js';
+import { RecentSet } from './recent-set.js';
 
 export type BlobRead =
   | { readonly kind: 'payload'; readonly payload: Buffer }
@@ -23,11 +24,13 @@ export class StorageReads {
   private readonly sizes = new Map<string, number>();
   private static readonly PAYLOAD_CACHE_BYTES = 8 << 20;
   /**
-   * Blob existence checks by digest, shared by every repository of the run (layers are shared) and
-   * bounded. Only stats fill it, so the number of requests does not depend on timing.
+   * Blob existence checks by digest, shared by every repository of the run (layers are shared):
+   * answers kept in bounded sets of recently used digests (memory must not grow with the registry),
+   * checks in flight shared by whoever asks meanwhile. Only stats fill them.
    */
-  private readonly existence = new Map<string, Promise<boolean>>();
-  private static readonly MAX_EXISTENCE = 200_000;
+  private readonly existing = new RecentSet(50_000);
+  private readonly missing = new RecentSet(5_000);
+  private readonly checking = new Map<string, Promise<boolean>>();
 
   constructor(
     readonly driver: StorageDriver,
@@ -45,11 +48,18 @@ export class StorageReads {
         (r) => this.account(key, r.kind === 'payload' ? r.payload.length : 0),
         () => this.payloads.delete(key),
       );
+    } else {
+      // Used again: evicted last (the budget drops the least recently used payloads first).
+      const size = this.sizes.get(key);
+      if (size !== undefined) {
+        this.sizes.delete(key);
+        this.sizes.set(key, size);
+      }
     }
     return p;
   }
 
-  /** Keeps the cache within its byte budget, dropping the oldest payloads first. */
+  /** Keeps the cache within its byte budget, dropping the least recently used payloads first. */
   private account(key: string, size: number): void {
     if (!this.payloads.has(key)) return;
     this.sizes.set(key, size);
@@ -79,16 +89,20 @@ export class StorageReads {
   /** Does the blob's data exist? A directory at that path does not count (spec §1.5 step 2). */
   blobExists(digest: Digest): Promise<boolean> {
     const key = formatDigest(digest);
-    let p = this.existence.get(key);
+    if (this.existing.has(key)) return Promise.resolve(true);
+    if (this.missing.has(key)) return Promise.resolve(false);
+    let p = this.checking.get(key);
     if (p === undefined) {
-      if (this.existence.size >= StorageReads.MAX_EXISTENCE) {
-        const oldest = this.existence.keys().next();
-        if (!oldest.done) this.existence.delete(oldest.value);
-      }
       p = this.statBlob(digest);
-      this.existence.set(key, p);
+      this.checking.set(key, p);
       // A failed stat is not remembered: the next repository asks again.
-      p.catch(() => this.existence.delete(key));
+      p.then(
+        (exists) => {
+          this.checking.delete(key);
+          (exists ? this.existing : this.missing).add(key);
+        },
+        () => this.checking.delete(key),
+      );
     }
     return p;
   }
