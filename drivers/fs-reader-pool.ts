@@ -168,6 +168,7 @@ export class FileReaderPool {
     if (--batch.slot.inflight === 0) batch.slot.worker.unref();
     const errors = new Map(reply.errors.map(([i, code, message]) => [i, { code, message }]));
     let pos = 0;
+    const bytes = new Uint8Array(reply.buf);
     batch.jobs.forEach((job, i) => {
       const status = reply.status[i] as ReadStatus;
       const err = errors.get(i);
@@ -176,7 +177,7 @@ export class FileReaderPool {
           const len = reply.lengths[i] ?? 0;
           // A copy of its own: a view would keep the whole batch's buffer alive as long as any one
           // payload of it is kept (payload caches, batches waiting to be written).
-          job.resolve({ status, content: Buffer.copyBytesFrom(new Uint8Array(reply.buf), pos, len) });
+          job.resolve({ status, content: Buffer.copyBytesFrom(bytes, pos, len) });
           pos += len;
           break;
         }

@@ -33,6 +33,9 @@ TRUNCATE regdb_stg_repositories, regdb_stg_blobs, regdb_stg_repository_blobs, re
   regdb_stg_layers, regdb_stg_references, regdb_stg_tags, regdb_stg_repo_map, regdb_stg_manifest_ids;
 `;
 
+/** Step three's batches stage blobs only. */
+export const ANALYZE_STAGED_BLOBS = 'ANALYZE regdb_stg_blobs (digest)';
+
 /**
  * After the COPY: the planner must know the staged row counts to pick index lookups. Only the key
  * columns are analysed (statistics of the payload columns would cost more than the merges).
@@ -256,13 +259,6 @@ SELECT $1, $2, u.k FROM unnest($3::text[]) WITH ORDINALITY AS u(k, n)
 ORDER BY u.n
 ON CONFLICT (scope, step, key) DO NOTHING`;
 
-/**
- * The checkpoint written last. Batches commit in enumeration order, so every repository the walk
- * meets before it is checkpointed too: a resumed walk may start after it.
- */
-export const LAST_CHECKPOINT = `
-SELECT key FROM regdb_import.checkpoints WHERE scope = $1 AND step = $2 ORDER BY position DESC LIMIT 1`;
-
 export const STEP_STATE = `
 SELECT step, finished_at, repositories::text, tags::text, manifests::text, blobs::text, blob_bytes::text
 FROM regdb_import.steps WHERE scope = $1`;
@@ -272,7 +268,12 @@ export const ADD_STEP_COUNTS = `
 UPDATE regdb_import.steps SET repositories = repositories + $3, tags = tags + $4, manifests = manifests + $5,
   blobs = blobs + $6, blob_bytes = blob_bytes + $7::bigint
 WHERE scope = $1 AND step = $2`;
-export const CHECKPOINT_KEYS = 'SELECT key FROM regdb_import.checkpoints WHERE scope = $1 AND step = $2';
+/**
+ * Checkpoints in the order they were written. Batches commit in enumeration order, so every
+ * repository the walk meets before the last one is checkpointed too: a resumed walk may start after it.
+ */
+export const CHECKPOINT_KEYS =
+  'SELECT key FROM regdb_import.checkpoints WHERE scope = $1 AND step = $2 ORDER BY position';
 export const START_STEP = `
 INSERT INTO regdb_import.steps (scope, step) VALUES ($1, $2)
 ON CONFLICT (scope, step) DO NOTHING`;

@@ -264,12 +264,11 @@ export class ImportWriter {
           }
         : zero;
       if (state?.finished_at) return { finished: true, done: new Set<string>(), last: null, counts };
-      const keys = await c.query<{ key: string }>(SQL.CHECKPOINT_KEYS, [this.opts.scope, step]);
-      const last = await c.query<{ key: string }>(SQL.LAST_CHECKPOINT, [this.opts.scope, step]);
+      const keys = (await c.query<{ key: string }>(SQL.CHECKPOINT_KEYS, [this.opts.scope, step])).rows;
       return {
         finished: false,
-        done: new Set(keys.rows.map((r) => r.key)),
-        last: last.rows[0]?.key ?? null,
+        done: new Set(keys.map((r) => r.key)),
+        last: keys.at(-1)?.key ?? null,
         counts,
       };
     });
@@ -368,7 +367,7 @@ export class ImportWriter {
       await this.timed('copy', () =>
         copyRows(c, SQL.COPY.blobs, batch.blobs, (b) => [seq++, digestToBytea(b.digest), b.size]),
       );
-      await this.run(c, 'analyze', 'ANALYZE regdb_stg_blobs');
+      await this.run(c, 'analyze', SQL.ANALYZE_STAGED_BLOBS);
       if (bulk) await c.query(SQL.REPLICA_ON);
       ins.blobs = await merge('merge_blobs', SQL.MERGE_BLOBS, SQL.MERGE_BLOBS_BULK);
       killPoint('merge');
