@@ -25,6 +25,7 @@ import {
   triggerTableCounts,
 } from './lib/bench-limit.js';
 import { runMeasured } from './lib/bench-proc.js';
+import { cliNodeFlags } from './lib/node-flags.js';
 import { renderFigures, type BenchFigures, type StepFigure } from './lib/bench-report.js';
 import { DEFAULT_PARAMS, scaleParams, type CorpusParams } from './lib/synthetic-plan.js';
 import { readCorpusSummary, writeCorpus, type CorpusSummary } from './lib/synthetic-writer.js';
@@ -123,10 +124,12 @@ function databaseYaml(url: string): string {
   return lines.join('\n') + '\n';
 }
 
+/** The CLI with the node flags of its shebang, as an installed `regdb` starts. */
 function regdbCommand(runner: Options['runner']): string[] {
+  const flags = cliNodeFlags(join(ROOT, 'src/cli/main.ts'));
   return runner !== 'tsx'
-    ? [join(ROOT, 'dist/src/cli/main.js')]
-    : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
+    ? [...flags, join(ROOT, 'dist/src/cli/main.js')]
+    : [...flags, '--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 }
 
 async function regdb(

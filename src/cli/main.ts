@@ -1,5 +1,9 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
+ * The shebang's node flag caps each of V8's young-generation semi-spaces at 4 MiB (default 16 MiB):
+ * the import allocates briskly but keeps little, so the smaller nursery costs no measurable time and
+ * takes ~35 MB off the peak resident set (README, benchmarks). `env -S` is GNU coreutils >= 8.30 (Debian 10+).
+ *
  * The `regdb` command. Each command file exports a `registerX(parent: Command)` function and is
  * registered in buildProgram() below. Errors are printed once, as `regdb: <message>`, and mapped onto
  * the exit status: 2 for usage and configuration errors, 1 for runtime failures (errors.ts).
