@@ -9,11 +9,11 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const ENTRY = join(ROOT, 'src/cli/main.ts');
 
 describe('the regdb executable shebang', () => {
-  it('starts node with a 4 MiB semi-space through env -S', () => {
+  it('starts node with its heap flags through env -S', () => {
     expect(readFileSync(ENTRY, 'utf8').split('\n', 1)[0]).toBe(
-      '#!/usr/bin/env -S node --max-semi-space-size=4',
+      '#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=50',
     );
-    expect(cliNodeFlags(ENTRY)).toEqual(['--max-semi-space-size=4']);
+    expect(cliNodeFlags(ENTRY)).toEqual(['--max-semi-space-size=4', '--heap-growing-percent=50']);
   });
 
   // Short-lived garbage makes V8 grow the young generation to its cap: two semi-spaces.
