@@ -95,6 +95,13 @@ export interface StorageDriver {
    */
   readonly listingMd5: boolean;
 
+  /**
+   * Whether a walk reads directory by directory (filesystem): a pruned subtree then costs nothing.
+   * False on object stores, which list keys by prefix: pruning a subtree smaller than a listing page
+   * restarts the listing past it, one more request than walking through it.
+   */
+  readonly directoryWalk: boolean;
+
   /** Stat a file or directory. Throws PathNotFoundError when neither exists. */
   stat(path: string, options?: CallOptions): Promise<StatInfo>;
 

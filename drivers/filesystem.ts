@@ -75,6 +75,7 @@ function lazyFileInfo(path: string, file: string): FileInfo {
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
   readonly listingMd5 = false;
+  readonly directoryWalk = true;
   readonly root: string;
   private readonly realRoot: string;
   private readonly pool: FileReaderPool;

@@ -88,6 +88,7 @@ export class GcsDriver implements StorageDriver, ObjectStore {
   readonly driver = 'gcs';
   readonly keyPrefix: string;
   readonly listingMd5 = true;
+  readonly directoryWalk = false;
   private readonly storage: Storage;
   private readonly bucket: Bucket;
   private readonly runner: RequestRunner;

@@ -127,6 +127,7 @@ export class S3Driver implements StorageDriver, ObjectStore {
   readonly driver: string;
   readonly keyPrefix: string;
   readonly listingMd5 = true;
+  readonly directoryWalk = false;
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly runner: RequestRunner;

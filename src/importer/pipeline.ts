@@ -9,7 +9,12 @@ import type { Logger } from '../log.js';
 import type { ImportWriter, RepositoryState } from '../db/import-writer.js';
 import { topLevelNamespace } from '../registry/names.js';
 import { REPOSITORIES_ROOT } from '../registry/paths.js';
-import { groupRepositories, pruneRepositoryWalk, type Repository } from '../registry/repositories.js';
+import {
+  groupRepositories,
+  pruneRepositoryWalk,
+  pruneRepositoryWalkAndLayers,
+  type Repository,
+} from '../registry/repositories.js';
 import { readRepository } from './read-repository.js';
 import type { Report, StepReport } from './report.js';
 import { buildRepositoryRows } from './rows.js';
@@ -90,10 +95,14 @@ export async function importRepositories(
   lastCheckpoint: string | null = null,
 ): Promise<void> {
   const knownMediaTypes = await ctx.writer.mediaTypes();
+  // Step two on a filesystem leaves `_layers` out of the walk (one directory per layer link, and
+  // most manifests are in the database already): a repository lists it when a layer check needs it.
+  // Object stores list every key under the root in pages anyway; pruning would cost requests there.
+  const layersLater = step === 2 && ctx.reads.driver.directoryWalk;
   // A resumed run does not walk again what the interrupted one finished (the driver may still yield
   // some of it: `startAfter` is a hint, and checkpointed repositories are skipped below anyway).
   const files = ctx.reads.driver.walk(REPOSITORIES_ROOT, {
-    prune: pruneRepositoryWalk,
+    prune: layersLater ? pruneRepositoryWalkAndLayers : pruneRepositoryWalk,
     emptyDirectories: true,
     ...(lastCheckpoint !== null ? { startAfter: resumeWalkAfter(lastCheckpoint) } : {}),
   });
@@ -177,6 +186,7 @@ export async function importRepositories(
         listingMd5: ctx.reads.driver.listingMd5,
       },
     );
+    for (const p of facts.problems ?? []) log.warn({ path: p.path, reason: p.reason }, p.message);
     for (const w of facts.warnings ?? []) {
       ctx.report.addSkip(w, ctx.report.warnings);
       log.warn({ path: w.path, digest: w.digest, tag: w.tag }, w.message);
@@ -226,7 +236,7 @@ export async function importRepositories(
   }
 
   async function walkAndQueue(): Promise<void> {
-    for await (const entry of groupRepositories(files)) {
+    for await (const entry of groupRepositories(files, { layersListed: !layersLater })) {
       if (!inShard(topLevelNamespace(entry.name), opts.shard)) continue;
       if (checkpointed.has(entry.name)) continue;
       found++;

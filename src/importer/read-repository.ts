@@ -21,7 +21,7 @@ import pLimit from 'p-limit';
 import { formatDigest, parseDigest, type Digest } from '../registry/digest.js';
 import { CONFIG_SIZE_LIMIT, parseManifest } from '../registry/manifest.js';
 import { listingProvesLink, tagDigestFromListing } from '../registry/listed-links.js';
-import type { Repository } from '../registry/repositories.js';
+import type { Repository, RepositoryProblem } from '../registry/repositories.js';
 import type { StorageReads } from './storage-reads.js';
 import type {
   ConfigFetch,
@@ -91,8 +91,13 @@ export async function readRepository(
    * A revision or `_layers` link to `digest` (its path's) as the listing proves it; undefined: read it.
    * The size rule applies to `_layers` links only, on every backend alike.
    */
-  const listedLink = (linkPath: string, digest: Digest, layer: boolean): LinkFact | undefined => {
-    const listed = repo.linkListing.get(linkPath);
+  const listedLink = (
+    listing: Repository['linkListing'],
+    linkPath: string,
+    digest: Digest,
+    layer: boolean,
+  ): LinkFact | undefined => {
+    const listed = listing.get(linkPath);
     const proven =
       (opts.listingMd5 && listingProvesLink(listed?.md5, formatDigest(digest))) ||
       (layer && listed?.size === linkSize(digest));
@@ -108,7 +113,8 @@ export async function readRepository(
     const linkPath = repo.revisions.get(key);
     if (linkPath === undefined) return;
     // Only the storage reads take a slot: a list waiting for its children must not hold one.
-    const target = listedLink(linkPath, digest, false) ?? (await limit(() => reads.link(linkPath)));
+    const target =
+      listedLink(repo.linkListing, linkPath, digest, false) ?? (await limit(() => reads.link(linkPath)));
     if (target === null) return;
     if (!target.ok) {
       manifests.set(key, { kind: 'broken-link', link: target as Failed });
@@ -167,11 +173,20 @@ export async function readRepository(
   // Config payloads and layer access checks for every image manifest read.
   const configs = new Map<string, ConfigFetch>();
   const layers = new Map<string, LayerAccess>();
+  // A walk that pruned `_layers` (step two) leaves it to be listed here, once, if a check needs it.
+  let listedLayers: Promise<Repository> | undefined;
+  const problems: RepositoryProblem[] = [];
+  const layersOf = (): Promise<Repository> =>
+    (listedLayers ??= reads.repositoryLayers(repo).then((r) => {
+      problems.push(...r.problems);
+      return r.repository;
+    }));
   /** The `_layers` link check: the digest it names, or why the blob is not accessible. */
   const layerLink = async (digest: Digest): Promise<Digest | Exclude<LayerAccess, { kind: 'ok' }>> => {
-    const linkPath = repo.layers.get(formatDigest(digest));
+    const withLayers = await layersOf();
+    const linkPath = withLayers.layers.get(formatDigest(digest));
     if (linkPath === undefined) return { kind: 'missing' };
-    const target = listedLink(linkPath, digest, true) ?? (await reads.link(linkPath));
+    const target = listedLink(withLayers.linkListing, linkPath, digest, true) ?? (await reads.link(linkPath));
     if (target === null) return { kind: 'missing' };
     if (!target.ok) return { kind: 'broken-link', link: target as Failed };
     return target.digest;
@@ -223,5 +238,15 @@ export async function readRepository(
   }
   await Promise.all(jobs);
 
-  return { path: repo.name, tags, manifests, configs, layers, untagged, existingManifests, warnings };
+  return {
+    path: repo.name,
+    tags,
+    manifests,
+    configs,
+    layers,
+    untagged,
+    existingManifests,
+    warnings,
+    problems,
+  };
 }

@@ -5,10 +5,11 @@
  * Caches fill only from their own kind of request, so request counts do not depend on timing.
  */
 import { ContentTooLargeError, PathNotFoundError } from '../../drivers/errors.js';
-import type { StorageDriver } from '../../drivers/driver.js';
+import type { FileInfo, StorageDriver } from '../../drivers/driver.js';
 import { formatDigest, parseLink, type Digest, type DigestParseResult } from '../registry/digest.js';
 import { blobDataPath } from '../registry/paths.js';
 import { MANIFEST_SIZE_LIMIT } from '../registry/manifest.js';
+import { withListedLayers, type Repository, type RepositoryProblem } from '../registry/repositories.js';
 import { RecentSet } from './recent-set.js';
 
 export type BlobRead =
@@ -115,6 +116,28 @@ export class StorageReads {
       if (err instanceof PathNotFoundError) return false;
       throw err;
     }
+  }
+
+  /** The repository with its `_layers` listed (a walk of that folder; none there: no layer links). */
+  async repositoryLayers(
+    repo: Repository,
+  ): Promise<{ repository: Repository; problems: RepositoryProblem[] }> {
+    if (repo.layersListed) return { repository: repo, problems: [] };
+    const driver = this.driver;
+    const signal = this.signal;
+    async function* files(): AsyncGenerator<FileInfo> {
+      let any = false;
+      try {
+        for await (const f of driver.walk(`${repo.path}/_layers`, { signal })) {
+          any = true;
+          yield f;
+        }
+      } catch (err) {
+        // Nothing below `_layers` (or no such folder): a repository without layer links.
+        if (any || !(err instanceof PathNotFoundError)) throw err;
+      }
+    }
+    return withListedLayers(repo, files());
   }
 
   /** A link file's parsed content; null when it does not exist. */

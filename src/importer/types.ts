@@ -5,6 +5,7 @@
  */
 import type { Digest, DigestParseResult } from '../registry/digest.js';
 import type { ParseResult } from '../registry/manifest.js';
+import type { RepositoryProblem } from '../registry/repositories.js';
 
 /** Import steps (spec §2.1): 1 pre-import, 2 all repositories (tags), 3 common blobs. */
 export type StepNumber = 1 | 2 | 3;
@@ -52,6 +53,8 @@ export interface RepositoryFacts {
   readonly existingManifests: ReadonlySet<string>;
   /** Oddities that did not stop anything (trailing whitespace in a link, a revision link naming another blob). */
   readonly warnings?: readonly SkipRecord[];
+  /** Link paths naming no digest, found when `_layers` was listed here and not by the walk (logged). */
+  readonly problems?: readonly RepositoryProblem[];
 }
 
 export interface BlobRow {

@@ -61,6 +61,11 @@ export interface Repository {
   readonly layers: ReadonlyMap<string, string>;
   /** Driver path of a revision or `_layers` link in the maps above -> what its listing said. */
   readonly linkListing: ReadonlyMap<string, ListedLink>;
+  /**
+   * False when the walk pruned `_layers` (step two on a filesystem): `layers` is empty and the
+   * repository's `_layers` is listed only if a layer check needs it (`withListedLayers`).
+   */
+  readonly layersListed: boolean;
   /** Link files whose path does not name a storable digest; not fatal, GitLab never enumerates them. */
   readonly problems: readonly RepositoryProblem[];
 }
@@ -88,6 +93,18 @@ export function pruneRepositoryWalk(dirPath: string): boolean {
   if (segments === undefined) return false;
   const k = firstUnderscore(segments);
   return k !== -1 && !READ_DIRS.has(segments[k] ?? '');
+}
+
+/**
+ * Like `pruneRepositoryWalk`, and also skips every repository's `_layers` (step two: most of its
+ * manifests are in the database already, and only a manifest still to import needs its layer links).
+ */
+export function pruneRepositoryWalkAndLayers(dirPath: string): boolean {
+  if (pruneRepositoryWalk(dirPath)) return true;
+  const segments = segmentsOf(dirPath);
+  if (segments === undefined) return false;
+  const k = firstUnderscore(segments);
+  return k !== -1 && k === segments.length - 1 && segments[k] === '_layers';
 }
 
 /**
@@ -129,7 +146,10 @@ export function compareGitLabOrder(a: string, b: string): number {
  * yields them) into repositories. Files outside the root and files above any `_` directory are
  * ignored, as GitLab ignores them. Throws when the input is not in bytewise order (a driver bug).
  */
-export async function* groupRepositories(files: AsyncIterable<FileInfo>): AsyncGenerator<RepositoryEntry> {
+export async function* groupRepositories(
+  files: AsyncIterable<FileInfo>,
+  opts: { readonly layersListed: boolean } = { layersListed: true },
+): AsyncGenerator<RepositoryEntry> {
   let group: Group | undefined;
   let previous: string | undefined;
   for await (const file of files) {
@@ -146,7 +166,7 @@ export async function* groupRepositories(files: AsyncIterable<FileInfo>): AsyncG
     const name = segments.slice(0, k).join('/');
     if (group === undefined || group.name !== name) {
       if (group !== undefined) {
-        const done = finish(group);
+        const done = finish(group, opts.layersListed);
         if (done !== undefined) yield done;
       }
       group = newGroup(name);
@@ -154,9 +174,37 @@ export async function* groupRepositories(files: AsyncIterable<FileInfo>): AsyncG
     addFile(group, file, segments[k] ?? '', segments.slice(k + 1));
   }
   if (group !== undefined) {
-    const done = finish(group);
+    const done = finish(group, opts.layersListed);
     if (done !== undefined) yield done;
   }
+}
+
+/**
+ * The repository with its `_layers` links added from `files`, a walk of `<repository>/_layers` (the
+ * links and problems a walk of the whole root would have given). New problems are also returned alone.
+ */
+export async function withListedLayers(
+  repo: Repository,
+  files: AsyncIterable<FileInfo>,
+): Promise<{ repository: Repository; problems: RepositoryProblem[] }> {
+  const group = newGroup(repo.name);
+  const prefix = `${repo.path}/_layers/`;
+  for await (const file of files) {
+    if (!file.path.startsWith(prefix) || file.path.endsWith('/')) continue;
+    addFile(group, file, '_layers', file.path.slice(prefix.length).split('/'));
+  }
+  const linkListing = new Map(repo.linkListing);
+  for (const [k, v] of group.linkListing) linkListing.set(k, v);
+  return {
+    repository: {
+      ...repo,
+      layers: group.layers,
+      linkListing,
+      layersListed: true,
+      problems: [...repo.problems, ...group.problems],
+    },
+    problems: group.problems,
+  };
 }
 
 interface GroupTag {
@@ -250,7 +298,7 @@ function addLink(group: Group, into: Map<string, string>, path: string, rest: st
   return parsed.ok;
 }
 
-function finish(group: Group): RepositoryEntry | undefined {
+function finish(group: Group, layersListed: boolean): RepositoryEntry | undefined {
   if (!group.hasManifests) return undefined;
   const path = group.name === '' ? REPOSITORIES_ROOT : `${REPOSITORIES_ROOT}/${group.name}`;
   const check = checkRepositoryName(group.name);
@@ -273,6 +321,7 @@ function finish(group: Group): RepositoryEntry | undefined {
     revisions: group.revisions,
     layers: group.layers,
     linkListing: group.linkListing,
+    layersListed,
     problems: group.problems,
   };
 }

@@ -80,6 +80,42 @@ describe('real tree', { timeout: 300_000 }, () => {
     expect(dump.import_statistics).toHaveLength(3);
   });
 
+  it("step two on a filesystem lists a repository's _layers only when it has manifests to import", async () => {
+    const { db, tree } = await setup();
+    const walked: string[] = [];
+    const recording = new Proxy(tree.driver, {
+      get(target, prop, receiver) {
+        if (prop === 'walk') {
+          return (...args: Parameters<StorageDriver['walk']>) => {
+            walked.push(args[0]);
+            return target.walk(...args);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const R = '/docker/registry/v2/repositories';
+    const repositories = (full.repositories as { path: string }[]).map((r) => r.path);
+    const tagged = new Set((full.tags as { repository: string }[]).map((t) => t.repository));
+
+    // Alone, step two imports every tagged manifest: each repository with tags lists its `_layers`.
+    await runImport({ pool: db.pool, driver: recording }, importOptions({ steps: [2] }));
+    expect(walked[0]).toBe(R);
+    const listed = walked.slice(1);
+    expect(new Set(listed).size).toBe(listed.length);
+    expect(listed.every((p) => p.endsWith('/_layers'))).toBe(true);
+    const names = listed.map((p) => p.slice(R.length + 1, -'/_layers'.length));
+    expect(names.every((n) => repositories.includes(n))).toBe(true);
+    for (const n of tagged) expect(names).toContain(n);
+    await expectGolden('real-step2', await dumpTables(db.pool));
+
+    // Again, with every manifest in the database: only the root is walked.
+    walked.length = 0;
+    await runImport({ pool: db.pool, driver: recording }, importOptions({ steps: [2] }));
+    expect(walked).toEqual([R]);
+  });
+
   it('a dry run leaves every row count and sequence value as it was, and reports the same rows', async () => {
     const { db, tree } = await setup();
     const lockfiles = join(tree.root, 'docker/registry/lockfiles');

@@ -4,7 +4,9 @@ import {
   compareGitLabOrder,
   groupRepositories,
   pruneRepositoryWalk,
+  pruneRepositoryWalkAndLayers,
   pruneRepositoryWalkWithoutTagHistory,
+  withListedLayers,
   type Repository,
   type RepositoryEntry,
 } from '../../../src/registry/repositories.js';
@@ -94,9 +96,38 @@ describe('groupRepositories', () => {
           [`${R}/group/app/_layers/sha256/${CONFIG}/link`, { size: 71 }],
           [`${R}/group/app/_layers/sha256/${LAYER}/link`, { size: 71 }],
         ]),
+        layersListed: true,
         problems: [],
       },
     ]);
+  });
+
+  it('without _layers in the walk, adds them from a listing of that folder as the full walk had them', async () => {
+    const files = walk([
+      ...image('group/app', ['latest']),
+      `group/app/_layers/sha256/${LAYER.slice(0, 10)}/link`,
+      `group/app/_manifests/revisions/sha256/${APP.toUpperCase()}/link`,
+    ]);
+    const full = repo(await collect(files), 'group/app');
+    const layerFiles = files.filter((f) => f.path.startsWith(`${R}/group/app/_layers/`));
+    const pruned: RepositoryEntry[] = [];
+    const rest = files.filter((f) => !layerFiles.includes(f));
+    for await (const e of groupRepositories(stream(rest), { layersListed: false })) pruned.push(e);
+    const partial = repo(pruned, 'group/app');
+    expect(partial.layersListed).toBe(false);
+    expect(partial.layers.size).toBe(0);
+    expect(partial.problems.map((p) => p.reason)).toEqual(['invalid-format']);
+
+    const listed = await withListedLayers(partial, stream(layerFiles));
+    expect(listed.problems.map((p) => [p.path, p.reason])).toEqual([
+      [`${R}/group/app/_layers/sha256/${LAYER.slice(0, 10)}/link`, 'invalid-length'],
+    ]);
+    expect(listed.repository.layers).toEqual(full.layers);
+    expect(listed.repository.linkListing).toEqual(full.linkListing);
+    expect(listed.repository.layersListed).toBe(true);
+    expect(new Set(listed.repository.problems)).toEqual(new Set(full.problems));
+    expect(listed.repository.tags).toEqual(full.tags);
+    expect(listed.repository.revisions).toEqual(full.revisions);
   });
 
   it('keeps listing MD5s of links, and the history of a tag whose current link has one', async () => {
@@ -310,6 +341,18 @@ describe('walk prune predicates', () => {
     expect(pruneRepositoryWalk(`${R}/group/app/_manifests/tags/t/index`)).toBe(false);
     expect(pruneRepositoryWalk(R)).toBe(false);
     expect(pruneRepositoryWalk('/docker/registry/v2/blobs/_x')).toBe(false);
+  });
+
+  it("for step two, also prunes each repository's _layers, and nothing named _layers above it", () => {
+    const p = pruneRepositoryWalkAndLayers;
+    expect(p(`${R}/group/app/_layers`)).toBe(true);
+    expect(p(`${R}/_layers`)).toBe(true);
+    expect(p(`${R}/group/app/_uploads`)).toBe(true);
+    expect(p(`${R}/group/app/_manifests`)).toBe(false);
+    expect(p(`${R}/group/app/_manifests/_layers`)).toBe(false);
+    expect(p(`${R}/group/app`)).toBe(false);
+    expect(p(`${R}/group/app/layers`)).toBe(false);
+    expect(p('/docker/registry/v2/blobs/_layers')).toBe(false);
   });
 
   it('optionally prunes tag history, but not a tag named "index"', () => {
