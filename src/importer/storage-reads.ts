@@ -10,7 +10,7 @@ import { formatDigest, parseLink, type Digest, type DigestParseResult } from '..
 import { blobDataPath } from '../registry/paths.js';
 import { MANIFEST_SIZE_LIMIT } from '../registry/manifest.js';
 import { withListedLayers, type Repository, type RepositoryProblem } from '../registry/repositories.js';
-import { RecentSet } from './recent-set.js';
+import { RecentDigestSet } from './digest-set.js';
 
 export type BlobRead =
   | { readonly kind: 'payload'; readonly payload: Buffer }
@@ -26,11 +26,11 @@ export class StorageReads {
   private static readonly PAYLOAD_CACHE_BYTES = 8 << 20;
   /**
    * Blob existence checks by digest, shared by every repository of the run (layers are shared):
-   * answers kept in bounded sets of recently used digests (memory must not grow with the registry),
+   * answers kept in fixed-size sets of recently used digests (memory must not grow with the registry),
    * checks in flight shared by whoever asks meanwhile. Only stats fill them.
    */
-  private readonly existing = new RecentSet(50_000);
-  private readonly missing = new RecentSet(5_000);
+  private readonly existing = new RecentDigestSet(50_000);
+  private readonly missing = new RecentDigestSet(5_000);
   private readonly checking = new Map<string, Promise<boolean>>();
 
   constructor(
@@ -90,8 +90,8 @@ export class StorageReads {
   /** Does the blob's data exist? A directory at that path does not count (spec §1.5 step 2). */
   blobExists(digest: Digest): Promise<boolean> {
     const key = formatDigest(digest);
-    if (this.existing.has(key)) return Promise.resolve(true);
-    if (this.missing.has(key)) return Promise.resolve(false);
+    if (this.existing.has(digest)) return Promise.resolve(true);
+    if (this.missing.has(digest)) return Promise.resolve(false);
     let p = this.checking.get(key);
     if (p === undefined) {
       p = this.statBlob(digest);
@@ -100,7 +100,7 @@ export class StorageReads {
       p.then(
         (exists) => {
           this.checking.delete(key);
-          (exists ? this.existing : this.missing).add(key);
+          (exists ? this.existing : this.missing).add(digest);
         },
         () => this.checking.delete(key),
       );
