@@ -17,6 +17,18 @@ export type BlobRead =
   | { readonly kind: 'missing' }
   | { readonly kind: 'too-large' };
 
+/**
+ * The bytes in a buffer of their own. A driver's small result is usually a slice of a shared block
+ * (Node's 8 KiB buffer pool, a response chunk): kept in the payload cache or a batch, a 1 KB manifest
+ * would keep that whole block alive. Measured: 8 MiB of cached payloads held 38 MB of blocks.
+ */
+export function ownBytes(b: Buffer): Buffer {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b;
+  const own = Buffer.allocUnsafeSlow(b.length);
+  b.copy(own);
+  return own;
+}
+
 export class StorageReads {
   /** Payload reads of the current batch, by digest; reset between batches to bound memory. */
   private readonly payloads = new Map<string, Promise<BlobRead>>();
@@ -75,11 +87,11 @@ export class StorageReads {
 
   private async readBlob(digest: Digest): Promise<BlobRead> {
     try {
-      const payload = await this.driver.getContent(blobDataPath(digest), {
+      const read = await this.driver.getContent(blobDataPath(digest), {
         maxBytes: MANIFEST_SIZE_LIMIT,
         signal: this.signal,
       });
-      return { kind: 'payload', payload };
+      return { kind: 'payload', payload: ownBytes(read) };
     } catch (err) {
       if (err instanceof PathNotFoundError) return { kind: 'missing' };
       if (err instanceof ContentTooLargeError) return { kind: 'too-large' };
