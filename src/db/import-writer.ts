@@ -65,7 +65,7 @@ export type Batch =
     }
   | {
       readonly kind: 'blobs';
-      readonly blobs: readonly BlobRow[];
+      readonly blobs: Iterable<BlobRow>;
       readonly checkpoints: readonly string[];
       readonly counts?: BatchCounts;
     };

@@ -6,7 +6,7 @@
  */
 import { BLOBS_ROOT } from '../registry/paths.js';
 import { enumerateBlobs } from '../registry/blobs.js';
-import type { BlobRow } from './types.js';
+import { BlobRowBuffer } from './blob-rows.js';
 import { recordSkip, type PipelineContext } from './pipeline.js';
 import type { StepReport } from './report.js';
 import { inShard, type Shard } from './shard.js';
@@ -29,7 +29,7 @@ export async function importBlobs(
   checkpointed: ReadonlySet<string>,
   stepReport: StepReport,
 ): Promise<void> {
-  let rows: BlobRow[] = [];
+  let rows = new BlobRowBuffer();
   let counts = { blobs: 0, blobBytes: 0n };
   let finished: string[] = [];
   let current: string | null = null;
@@ -39,7 +39,7 @@ export async function importBlobs(
   const flush = async (): Promise<void> => {
     if (finished.length === 0) return;
     const batch = { kind: 'blobs' as const, blobs: rows, checkpoints: finished, counts };
-    rows = [];
+    rows = new BlobRowBuffer();
     counts = { blobs: 0, blobBytes: 0n };
     finished = [];
     await writing;
