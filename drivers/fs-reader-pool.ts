@@ -175,8 +175,9 @@ export class FileReaderPool {
       switch (status) {
         case ReadStatus.Ok: {
           const len = reply.lengths[i] ?? 0;
-          // A copy of its own: a view would keep the whole batch's buffer alive as long as any one
-          // payload of it is kept (payload caches, batches waiting to be written).
+          // A copy, so that the batch's buffer is not kept alive by one kept payload. Small copies
+          // still come from Node's shared 8 KiB pool: whoever keeps one long copies it again
+          // (ownBytes in src/importer/storage-reads.ts).
           job.resolve({ status, content: Buffer.copyBytesFrom(bytes, pos, len) });
           pos += len;
           break;
