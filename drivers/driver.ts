@@ -114,7 +114,11 @@ export interface StorageDriver {
    */
   walk(prefix: string, options?: WalkOptions): AsyncIterable<FileInfo>;
 
-  /** Whole content of a small object, capped by maxBytes. Throws PathNotFoundError. */
+  /**
+   * Whole content of a small object, capped by maxBytes. Throws PathNotFoundError. The buffer may be
+   * a view into a larger one shared with other results (a read batch, a response chunk, Node's
+   * buffer pool): a caller that keeps it long copies it (ownBytes, src/importer/storage-reads.ts).
+   */
   getContent(path: string, options: GetContentOptions): Promise<Buffer>;
 
   /**

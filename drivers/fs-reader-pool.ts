@@ -168,17 +168,15 @@ export class FileReaderPool {
     if (--batch.slot.inflight === 0) batch.slot.worker.unref();
     const errors = new Map(reply.errors.map(([i, code, message]) => [i, { code, message }]));
     let pos = 0;
-    const bytes = new Uint8Array(reply.buf);
     batch.jobs.forEach((job, i) => {
       const status = reply.status[i] as ReadStatus;
       const err = errors.get(i);
       switch (status) {
         case ReadStatus.Ok: {
           const len = reply.lengths[i] ?? 0;
-          // A copy, so that the batch's buffer is not kept alive by one kept payload. Small copies
-          // still come from Node's shared 8 KiB pool: whoever keeps one long copies it again
-          // (ownBytes in src/importer/storage-reads.ts).
-          job.resolve({ status, content: Buffer.copyBytesFrom(bytes, pos, len) });
+          // A view into the batch's buffer (most reads are links, parsed at once): whoever keeps a
+          // content long copies it (StorageDriver.getContent).
+          job.resolve({ status, content: Buffer.from(reply.buf, pos, len) });
           pos += len;
           break;
         }

@@ -9,7 +9,7 @@ import type { Digest } from '../registry/digest.js';
 import type { BlobRow } from './types.js';
 
 const KEY_BYTES = 32;
-const HEX = /^[0-9a-f]{64}$/;
+const INT64_LIMIT = 2n ** 63n;
 
 export class BlobRowBuffer implements Iterable<BlobRow> {
   private digests = Buffer.allocUnsafeSlow(KEY_BYTES * 1024);
@@ -26,12 +26,15 @@ export class BlobRowBuffer implements Iterable<BlobRow> {
     const i = this.count++;
     if (i === this.sizes.length) this.grow();
     const { digest, size } = row;
-    if (digest.algorithm === 'sha256' && HEX.test(digest.hex) && size >= 0n && size < 2n ** 63n) {
-      this.digests.write(digest.hex, i * KEY_BYTES, 'hex');
-      this.sizes[i] = size;
-    } else {
-      this.others.set(i, row);
-    }
+    // Buffer.write stops at a character that is not hex: only 32 bytes written make a packed row.
+    const packed =
+      digest.algorithm === 'sha256' &&
+      digest.hex.length === 2 * KEY_BYTES &&
+      size >= 0n &&
+      size < INT64_LIMIT &&
+      this.digests.write(digest.hex, i * KEY_BYTES, 'hex') === KEY_BYTES;
+    if (packed) this.sizes[i] = size;
+    else this.others.set(i, row);
   }
 
   *[Symbol.iterator](): Iterator<BlobRow> {

@@ -65,7 +65,7 @@ export class RecentDigestSet {
   private newer: DigestTable;
   private older: DigestTable;
   private readonly others: RecentSet;
-  private readonly scratch = new Uint8Array(KEY_BYTES);
+  private readonly scratch = Buffer.allocUnsafeSlow(KEY_BYTES);
 
   constructor(private readonly size: number) {
     if (!Number.isInteger(size) || size < 1)
@@ -111,22 +111,10 @@ export class RecentDigestSet {
     this.newer.add(key);
   }
 
-  /** The digest's 32 bytes in the scratch buffer; null for another algorithm or malformed hex. */
+  /** The digest's 32 bytes in the scratch buffer (Digest.hex is lowercase hex); null for another algorithm. */
   private key(digest: Digest): Uint8Array | null {
     if (digest.algorithm !== 'sha256' || digest.hex.length !== 2 * KEY_BYTES) return null;
-    const hex = digest.hex;
-    for (let i = 0; i < KEY_BYTES; i++) {
-      const hi = nibble(hex.charCodeAt(2 * i));
-      const lo = nibble(hex.charCodeAt(2 * i + 1));
-      if (hi < 0 || lo < 0) return null;
-      this.scratch[i] = (hi << 4) | lo;
-    }
-    return this.scratch;
+    // Buffer.write stops at the first character that is not hex: such a key is kept as a string.
+    return this.scratch.write(digest.hex, 0, 'hex') === KEY_BYTES ? this.scratch : null;
   }
-}
-
-function nibble(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48; // 0-9
-  if (c >= 97 && c <= 102) return c - 87; // a-f
-  return -1;
 }

@@ -10,6 +10,7 @@ import { openDatabase, VERSION_TOO_LOW_MESSAGE } from '../../src/db/open.js';
 import { createLogger } from '../../src/log.js';
 import { serverSupportsTls } from '../../src/db/tls.js';
 import { adminConfig, emptyDatabase, freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { captureLog } from '../helpers/log-capture.js';
 
 async function sslInUse(db: { pool: import('pg').Pool }): Promise<boolean> {
   const { rows } = await db.pool.query<{ ssl: boolean }>(
@@ -145,12 +146,8 @@ describe('openDatabase on a configured server', () => {
   });
 
   it('a connection failing while the pool closes is no warning (the embedded server stops right after)', async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      level: 'debug',
-      destination: { stream: { write: (l: string) => lines.push(l) } },
-    });
-    const db = await openDatabase(fresh.config, { logger });
+    const log = captureLog('debug');
+    const db = await openDatabase(fresh.config, { logger: log.logger });
     await db.pool.query('SELECT 1');
     await db.close();
     // What a backend shut down under a client whose Terminate was still in flight reports.
@@ -158,9 +155,9 @@ describe('openDatabase on a configured server', () => {
       code: '57P01',
     });
     db.pool.emit('error', err, undefined);
-    const logged = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
-    expect(logged.filter((l) => l.level >= 40)).toEqual([]);
-    expect(logged.at(-1)).toMatchObject({ level: 20, msg: 'a closing PostgreSQL connection failed' });
+    await new Promise((r) => setImmediate(r)); // the capture stream writes asynchronously
+    expect(log.records.filter((l) => (l['level'] as number) >= 40)).toEqual([]);
+    expect(log.records.at(-1)).toMatchObject({ level: 20, msg: 'a closing PostgreSQL connection failed' });
   });
 
   it('a missing database is reported with its name', async () => {
