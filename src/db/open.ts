@@ -6,7 +6,13 @@
 import pg from 'pg';
 import type { DatabaseConfig, PoolConfig, ServerDatabaseConfig } from '../config/types.js';
 import { silentLogger, type Logger } from '../log.js';
-import { startEmbedded, type EmbeddedServer } from './embedded.js';
+import {
+  createPool,
+  describeTarget,
+  type ConnectionSettings,
+  type PoolSizing,
+} from './connection.js';
+import { embeddedSettings, startEmbedded, type EmbeddedServer } from './embedded.js';
 import { sslAttempts, type SslSetting } from './tls.js';
 
 /** SQLSTATE 28000 invalid_authorization_specification: pg_hba.conf rejected the connection. */
@@ -47,39 +53,14 @@ export function describeError(err: unknown): string {
 }
 
 /** pool.maxopen, maxidletime and maxlifetime map onto pg-pool; pg-pool has no cap on idle clients (maxidle). */
-function poolSettings(p: PoolConfig): pg.PoolConfig {
-  const out: pg.PoolConfig = { max: p.maxOpen !== undefined && p.maxOpen > 0 ? p.maxOpen : DEFAULT_POOL_MAX };
-  if (p.maxIdleTimeMs !== undefined && p.maxIdleTimeMs > 0) out.idleTimeoutMillis = p.maxIdleTimeMs;
-  if (p.maxLifetimeMs !== undefined && p.maxLifetimeMs > 0) {
-    out.maxLifetimeSeconds = Math.max(1, Math.ceil(p.maxLifetimeMs / 1000));
-  }
-  return out;
-}
-
-/** SQLSTATE and message of a connection error, without the client object pg attaches to it. */
-function briefError(err: Error): { code: unknown; message: string } {
-  return { code: (err as { code?: unknown }).code, message: err.message };
-}
-
-function makePool(settings: pg.PoolConfig, logger: Logger): pg.Pool {
-  const pool = new pg.Pool({ application_name: 'regdb', ...settings });
-  // An idle client losing its connection must not crash the process (STYLE.md); the pool drops it and
-  // opens a new one on demand. The error carries the whole client, so only code and message are logged.
-  pool.on('error', (err) => {
-    // pool.end() returns before the idle connections have closed: one the server shuts down meanwhile
-    // (the embedded server stopping right after) reports 57P01 here, which is no failure of ours.
-    if (pool.ending) logger.debug({ err: briefError(err) }, 'a closing PostgreSQL connection failed');
-    else logger.warn({ err: briefError(err) }, 'an idle PostgreSQL connection failed');
-  });
-  // pg-pool listens for errors only on idle clients: a checked-out client whose connection dies
-  // (pg_terminate_backend, a network cut) emits an unhandled 'error' that kills the process. The query
-  // in progress rejects with the error anyway, and the client is dropped when it is released.
-  pool.on('connect', (client) =>
-    client.on('error', (err) =>
-      logger.debug({ err: briefError(err) }, 'a PostgreSQL connection in use failed'),
-    ),
-  );
-  return pool;
+function poolSizing(p: PoolConfig): PoolSizing {
+  return {
+    max: p.maxOpen !== undefined && p.maxOpen > 0 ? p.maxOpen : DEFAULT_POOL_MAX,
+    ...(p.maxIdleTimeMs !== undefined && p.maxIdleTimeMs > 0 ? { idleTimeoutMillis: p.maxIdleTimeMs } : {}),
+    ...(p.maxLifetimeMs !== undefined && p.maxLifetimeMs > 0
+      ? { maxLifetimeSeconds: Math.max(1, Math.ceil(p.maxLifetimeMs / 1000)) }
+      : {}),
+  };
 }
 
 /** Throws the spec's error when `server_version_num` is below 150000 (spec §3.5). */
@@ -102,25 +83,25 @@ async function probe(pool: pg.Pool): Promise<void> {
 
 async function openServer(config: ServerDatabaseConfig, opts: OpenOptions, logger: Logger): Promise<pg.Pool> {
   const host = opts.usePrimary && config.primary !== undefined ? config.primary : config.host;
-  const where = `${host}:${config.port}`;
-  const base: pg.PoolConfig = {
+  const base: Omit<ConnectionSettings, 'ssl'> = {
     host,
     port: config.port,
-    ...poolSettings(config.pool),
     ...(config.user !== undefined ? { user: config.user } : {}),
     ...(config.password !== undefined ? { password: config.password } : {}),
     ...(config.dbname !== undefined ? { database: config.dbname } : {}),
-    ...(config.connectTimeoutMs > 0 ? { connectionTimeoutMillis: config.connectTimeoutMs } : {}),
+    connectTimeoutMs: config.connectTimeoutMs,
   };
   let attempts: SslSetting[];
   try {
     attempts = await sslAttempts(config, host);
   } catch (err) {
-    throw new Error(`cannot connect to PostgreSQL at ${where}: ${describeError(err)}`, { cause: err });
+    throw new Error(`cannot connect to PostgreSQL at ${host}:${config.port}: ${describeError(err)}`, {
+      cause: err,
+    });
   }
   let lastErr: unknown;
   for (const [i, ssl] of attempts.entries()) {
-    const pool = makePool({ ...base, ssl }, logger);
+    const pool = createPool({ ...base, ssl }, poolSizing(config.pool), logger);
     try {
       await probe(pool);
       logger.debug({ host, port: config.port, tls: ssl !== false }, 'connected to PostgreSQL');
@@ -134,12 +115,8 @@ async function openServer(config: ServerDatabaseConfig, opts: OpenOptions, logge
       break;
     }
   }
-  const who = [
-    config.dbname !== undefined ? `database "${config.dbname}"` : undefined,
-    config.user !== undefined ? `user "${config.user}"` : undefined,
-  ].filter((x) => x !== undefined);
   throw new Error(
-    `cannot connect to PostgreSQL at ${where}${who.length > 0 ? ` (${who.join(', ')})` : ''}: ${describeError(lastErr)}`,
+    `cannot connect to PostgreSQL at ${describeTarget({ ...base, ssl: false })}: ${describeError(lastErr)}`,
     { cause: lastErr },
   );
 }
@@ -151,18 +128,7 @@ export async function openDatabase(config: DatabaseConfig, opts: OpenOptions = {
   let server: EmbeddedServer | undefined;
   if (config.kind === 'embedded') {
     server = await startEmbedded(config, { logger });
-    pool = makePool(
-      {
-        host: server.host,
-        port: server.port,
-        user: server.user,
-        password: server.password,
-        database: server.dbname,
-        ssl: false,
-        ...poolSettings(config.pool),
-      },
-      logger,
-    );
+    pool = createPool(embeddedSettings(server), poolSizing(config.pool), logger);
   } else {
     pool = await openServer(config, opts, logger);
   }

@@ -5,7 +5,10 @@
 import type { ServerDatabaseConfig } from '../../src/config/types.js';
 
 export interface TestServerInfo {
-  /** postgresql:// URL of a role that may create databases, on its maintenance database. */
+  /**
+   * postgresql:// URL of a role that may create databases, on its maintenance database: in the test
+   * workers the SCRAM role of global-setup.ts (a password it must send), except for a server given by URL.
+   */
   adminUrl: string;
   /** Migrated template database: CREATE DATABASE x TEMPLATE <template>. */
   template: string;

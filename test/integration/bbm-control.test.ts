@@ -5,6 +5,7 @@ import { BbmFailureCode, BbmStatus } from '../../src/bbm/model.js';
 import { runBackgroundMigrationsSync, type SyncRunResult } from '../../src/bbm/sync.js';
 import { createWorkRegistry, type WorkFunction } from '../../src/bbm/work.js';
 import { createBbmStore } from '../../src/db/bbm/pg-store.js';
+import { openDatabase, type Database } from '../../src/db/open.js';
 import {
   INT64_MAX,
   assertContiguous,
@@ -339,14 +340,14 @@ describe('rows naming an unknown work function, table, column or strategy', () =
 
 describe('two runners at once', () => {
   let db: BbmTestDatabase;
-  let second: pg.Pool;
+  let second: Database;
   beforeAll(async () => {
     db = await bbmDatabase();
-    second = new pg.Pool({ connectionString: db.url, max: 4 });
+    second = await openDatabase({ ...db.config, pool: { maxOpen: 4 } });
     await seedStaleRows(db.pool, { manifests: 30_000, blobs: 30_000 });
   });
   afterAll(async () => {
-    await second?.end();
+    await second?.close();
     await db?.drop();
   });
 
@@ -354,7 +355,7 @@ describe('two runners at once', () => {
     const opts = { pauseBetweenBatchesMs: [20, 200] as const };
     const [a, b] = await Promise.all([
       runBackgroundMigrationsSync(db.pool, opts),
-      runBackgroundMigrationsSync(second, opts),
+      runBackgroundMigrationsSync(second.pool, opts),
     ]);
     expect(a.finished + b.finished).toBe(65);
     expect(a.jobs + b.jobs).toBe(4 + 64);

@@ -4,6 +4,7 @@
  * the lock transaction (spec §5.4), so a pool of any size (even `maxopen: 1`) cannot deadlock.
  */
 import pg from 'pg';
+import { newClient } from '../connection.js';
 import { BbmInterruptedError, BbmJobTimeoutError, BbmLockTimeoutError } from '../../bbm/errors.js';
 import type { BbmJob, BbmMigration, BbmMigrationSummary } from '../../bbm/model.js';
 import type {
@@ -299,7 +300,7 @@ export function createBbmStore(pool: BbmPool): BbmStore {
   return {
     work: new PgWorkDb(pool),
     async openLockSession(): Promise<BbmLockSession> {
-      const client = new pg.Client(pool.options);
+      const client = newClient(pool, 'regdb background migration');
       await client.connect();
       return new PgLockSession(pool, client);
     },
