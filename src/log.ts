@@ -1,8 +1,12 @@
 /**
  * The root logger. One is built in the CLI entry and written to stderr (or a log file) so that stdout
  * stays for results; library code takes a `Logger` and defaults to `silentLogger` (STYLE.md).
+ * A terminal gets readable text lines (pino-pretty: time, level, message, the fields that matter);
+ * a pipe or a file gets pino's JSON lines, unless the format is given (the config's log.formatter).
  */
+import { isatty } from 'node:tty';
 import { pino, type Logger, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -43,6 +47,39 @@ export interface LoggerOptions {
   level?: string;
   /** Where the lines go. Default `stderr`. */
   destination?: 'stderr' | 'stdout' | { file: string } | { stream: DestinationStream };
+  /** `text` or `json`; default: text on a terminal, JSON otherwise. */
+  format?: 'text' | 'json';
+}
+
+/** Fields every line carries that a reader at a terminal does not need. */
+const TEXT_IGNORED = 'pid,hostname,name';
+
+function fdOf(dest: LoggerOptions['destination']): number | undefined {
+  if (dest === undefined || dest === 'stderr') return 2;
+  if (dest === 'stdout') return 1;
+  return undefined;
+}
+
+/** Whether lines to `dest` are written as text: asked for, or a terminal when nothing is asked. */
+export function writesText(opts: Pick<LoggerOptions, 'destination' | 'format'>): boolean {
+  if (opts.format !== undefined) return opts.format === 'text';
+  const fd = fdOf(opts.destination);
+  return fd !== undefined && isatty(fd);
+}
+
+function textDestination(dest: LoggerOptions['destination']): DestinationStream {
+  const fd = fdOf(dest);
+  const target = fd ?? (dest as { file?: string }).file;
+  if (target === undefined) throw new Error('text log lines need stderr, stdout or a file');
+  return pretty({
+    destination: target,
+    sync: true,
+    mkdir: true,
+    colorize: fd !== undefined && isatty(fd),
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: TEXT_IGNORED,
+    singleLine: true,
+  });
 }
 
 const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
@@ -67,7 +104,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destinationOf(opts.destination),
+    writesText(opts) && !(typeof opts.destination === 'object' && 'stream' in opts.destination)
+      ? textDestination(opts.destination)
+      : destinationOf(opts.destination),
   );
 }
 

@@ -13,6 +13,7 @@ import type { Database } from '../db/open.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { configArgument, loadCommandConfig, withDatabase } from './common.js';
+import { interruptSignal } from './interrupt.js';
 import { createProgressReporter } from './bbm-progress.js';
 import { renderTable } from './table.js';
 
@@ -71,21 +72,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** SIGINT/SIGTERM abort the run: the current statement is cancelled and its job left for a retry. */
-function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => controller.abort(new Error(`received ${sig}`));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-    },
-  };
-}
-
 async function runCommand(db: Database, flags: RunFlags, logger: Logger): Promise<void> {
   const retryMs = parseGoDuration(flags.retryInterval ?? DEFAULT_RETRY_INTERVAL);
   if (retryMs === undefined) {
@@ -102,41 +88,36 @@ async function runCommand(db: Database, flags: RunFlags, logger: Logger): Promis
   if (resumed > 0) process.stderr.write(`resumed ${resumed} paused background migration(s)\n`);
 
   const started = Date.now();
-  const { signal, dispose } = interruptSignal();
+  // SIGINT/SIGTERM abort the run: the current statement is cancelled and its job left for a retry.
+  const signal = interruptSignal();
   let totals: SyncRunResult = { finished: 0, jobs: 0, rows: 0 };
-  try {
-    for (let runNumber = 1; ; runNumber++) {
-      const pending = (await store.list()).filter(
-        (r) => statusName(r.migration.status) !== 'finished',
-      ).length;
-      const progress = createProgressReporter(process.stderr, { pending });
-      try {
-        const result = await runBackgroundMigrationsSync(db.pool, {
-          maxJobRetry: flags.maxJobRetry ?? MAX_JOB_RETRY_DEFAULT,
-          logger,
-          signal,
-          onProgress: (e) => progress.onProgress(e),
-        });
-        totals = {
-          finished: totals.finished + result.finished,
-          jobs: totals.jobs + result.jobs,
-          rows: totals.rows + result.rows,
-        };
-        break;
-      } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        if (err instanceof BbmInterruptedError || runNumber >= maxRuns) {
-          throw new Error(`running background migrations failed: ${message}`, { cause: err });
-        }
-        process.stderr.write(`running background migrations failed: ${message}\n`);
-        process.stdout.write(`retrying run in ${flags.retryInterval ?? DEFAULT_RETRY_INTERVAL}...\n`);
-        await sleep(retryMs, signal);
-      } finally {
-        progress.end();
+  for (let runNumber = 1; ; runNumber++) {
+    const pending = (await store.list()).filter((r) => statusName(r.migration.status) !== 'finished').length;
+    const progress = createProgressReporter(process.stderr, { pending });
+    try {
+      const result = await runBackgroundMigrationsSync(db.pool, {
+        maxJobRetry: flags.maxJobRetry ?? MAX_JOB_RETRY_DEFAULT,
+        logger,
+        signal,
+        onProgress: (e) => progress.onProgress(e),
+      });
+      totals = {
+        finished: totals.finished + result.finished,
+        jobs: totals.jobs + result.jobs,
+        rows: totals.rows + result.rows,
+      };
+      break;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (err instanceof BbmInterruptedError || runNumber >= maxRuns) {
+        throw new Error(`running background migrations failed: ${message}`, { cause: err });
       }
+      process.stderr.write(`running background migrations failed: ${message}\n`);
+      process.stdout.write(`retrying run in ${flags.retryInterval ?? DEFAULT_RETRY_INTERVAL}...\n`);
+      await sleep(retryMs, signal);
+    } finally {
+      progress.end();
     }
-  } finally {
-    dispose();
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(3);
   process.stdout.write(

@@ -16,6 +16,21 @@ import { createLogger, type Logger } from '../log.js';
 export interface GlobalOptions {
   logLevel?: string;
   logFile?: string;
+  logFormat?: 'text' | 'json';
+}
+
+/** Level, format and file of the command's log: flags (and REGDB_LOG_*) over the config's `log:` section. */
+export function logSettings(
+  cmd: Command,
+  config: Pick<Config, 'log'> | undefined,
+): { level: string; format?: 'text' | 'json'; file?: string } {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const format = g.logFormat ?? config?.log.formatter;
+  return {
+    level: g.logLevel ?? config?.log.level ?? 'info',
+    ...(format !== undefined ? { format } : {}),
+    ...(g.logFile !== undefined ? { file: g.logFile } : {}),
+  };
 }
 
 /** The trailing `[config]` argument every command takes (spec §4.1). */
@@ -25,18 +40,22 @@ export function configArgument(): Argument {
 
 const loggers = new WeakMap<Command, Logger>();
 
-/** The root logger, built once per program from --log-level/--log-file; stdout stays for results. */
-export function commandLogger(cmd: Command): Logger {
+/**
+ * The root logger, built once per program from --log-level/--log-format/--log-file and the config's
+ * `log:` section; stderr by default, so stdout stays for results.
+ */
+export function commandLogger(cmd: Command, config?: Pick<Config, 'log'>): Logger {
   let root: Command = cmd;
   while (root.parent !== null) root = root.parent;
   const cached = loggers.get(root);
   if (cached !== undefined) return cached;
-  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const s = logSettings(cmd, config);
   let logger: Logger;
   try {
     logger = createLogger({
-      level: g.logLevel ?? 'info',
-      destination: g.logFile !== undefined ? { file: g.logFile } : 'stderr',
+      level: s.level,
+      destination: s.file !== undefined ? { file: s.file } : 'stderr',
+      ...(s.format !== undefined ? { format: s.format } : {}),
     });
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err), { cause: err });
@@ -59,6 +78,12 @@ export function loadCommandConfig(
 /** Tells the user how to reach the embedded server (stderr: stdout is for results). */
 export function announceEmbedded(db: Database): void {
   if (!db.embedded || db.url === undefined) return;
+  if (db.closedFolder !== undefined) {
+    process.stderr.write(
+      `regdb: the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${db.closedFolder}: ` +
+        `its data lives in ${db.dataDir} instead (set database.embeddeddir to choose)\n`,
+    );
+  }
   const pw = db.passwordFile !== undefined ? ` (password in ${db.passwordFile})` : '';
   process.stderr.write(`regdb: embedded PostgreSQL: psql ${db.url}${pw}\n`);
 }
@@ -70,7 +95,7 @@ export async function withDatabase<T>(
   opts: Omit<OpenOptions, 'logger'>,
   fn: (db: Database, logger: Logger) => Promise<T>,
 ): Promise<T> {
-  const logger = commandLogger(cmd);
+  const logger = commandLogger(cmd, config);
   const db = await openDatabase(config.database, { ...opts, logger });
   announceEmbedded(db);
   try {

@@ -4,28 +4,30 @@
  * print the summary. Exit 0 on success even with reported skips, 1 on failure, 2 on usage errors.
  */
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { createDriver } from '../../drivers/factory.js';
 import { databaseHasRows } from '../db/import-writer.js';
 import { migrateUp, pendingMigrations } from '../db/migrator.js';
+import { chooseDataDir } from '../db/embedded.js';
 import { openDatabase } from '../db/open.js';
 import { UsageError } from '../errors.js';
 import { ImportFailure, runImport } from '../importer/run.js';
+import { countWork } from '../importer/work-count.js';
 import { parseShard } from '../importer/shard.js';
 import { createLogger, type Logger } from '../log.js';
-import { announceEmbedded, configArgument, loadCommandConfig, type GlobalOptions } from './common.js';
+import { announceEmbedded, configArgument, loadCommandConfig, logSettings } from './common.js';
 import {
   anyInt,
   checkTagConcurrency,
-  logFileName,
   parseBool,
   parseGoDuration,
   positiveInt,
   selectedSteps,
   type ImportFlags,
 } from './import-flags.js';
-import { Progress, summary } from './import-output.js';
+import { importLogPath } from './import-log.js';
+import { createImportProgress, summary } from './import-output.js';
+import { interruptSignal } from './interrupt.js';
 
 const PENDING_MESSAGE =
   "there are pending database migrations, use the 'regdb database migrate up' command to check and apply them";
@@ -128,16 +130,31 @@ async function importCommand(configArg: string | undefined, flags: ImportFlags, 
   const shard = flags.shard !== undefined ? parseShard(flags.shard) : null;
   if (config.storage === undefined) throw new UsageError('no storage configuration provided');
 
-  const g = cmd.optsWithGlobals<GlobalOptions>();
   const started = new Date();
-  const logPath = flags.logToStdout
-    ? undefined
-    : join(resolve(flags.logDirectory ?? '.'), logFileName(started));
-  const logger: Logger = createLogger({
-    level: g.logLevel ?? 'info',
-    destination: logPath === undefined ? 'stdout' : { file: logPath },
-  });
-  const progress = !flags.logToStdout && process.stderr.isTTY ? new Progress(process.stderr) : undefined;
+  const log = logSettings(cmd, config);
+  const embeddedDataDir =
+    config.database.kind === 'embedded' ? (await chooseDataDir(config.database)).dataDir : undefined;
+  const logPath = importLogPath(
+    config.database,
+    {
+      ...(flags.logToStdout === true ? { logToStdout: true } : {}),
+      ...(log.file !== undefined ? { logFile: log.file } : {}),
+      ...(flags.logDirectory !== undefined ? { logDirectory: flags.logDirectory } : {}),
+      ...(embeddedDataDir !== undefined ? { embeddedDataDir } : {}),
+    },
+    started,
+  );
+  let logger: Logger;
+  try {
+    logger = createLogger({
+      level: log.level,
+      destination: logPath === undefined ? 'stdout' : { file: logPath },
+      ...(log.format !== undefined ? { format: log.format } : {}),
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message, { cause: err });
+  }
+  const progress = !flags.logToStdout ? createImportProgress(process.stderr) : undefined;
   if (logPath !== undefined)
     process.stderr.write(`registry import starting, detailed log written to: ${logPath}\n`);
 
@@ -152,12 +169,23 @@ async function importCommand(configArg: string | undefined, flags: ImportFlags, 
       if (pending.pre.length + pending.post.length > 0) throw new Error(PENDING_MESSAGE);
     }
     if (flags.requireEmptyDatabase && (await databaseHasRows(db.pool))) throw new Error('non-empty database');
+    if (progress !== undefined) {
+      progress.setTotals(
+        await countWork(driver, {
+          repositories: steps.includes(1) || steps.includes(2),
+          blobs: steps.includes(3),
+          shard,
+          signal: interruptSignal(),
+        }),
+      );
+    }
     const report = await runImport(
       {
         pool: db.pool,
         driver,
         logger,
         onProgress: progress ? (s, found) => progress.update(s, found) : undefined,
+        signal: interruptSignal(),
       },
       {
         steps,

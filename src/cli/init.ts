@@ -58,7 +58,7 @@ async function runInit(config: Config, flags: InitFlags, cmd: Command): Promise<
   const report = await initDatabaseObjects(
     adminConfigOf(db, flags),
     { role: db.user, dbname: db.dbname, ...(db.password !== undefined ? { password: db.password } : {}) },
-    { logger: commandLogger(cmd) },
+    { logger: commandLogger(cmd, config) },
   );
   return formatReport(report, db.user, db.dbname);
 }

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { exitCodeOf } from '../errors.js';
 import { packageVersion } from './common.js';
+import { installInterruptHandlers, interruptedExitStatus, receivedSignal } from './interrupt.js';
 import { registerImport } from './import.js';
 import { registerBackgroundMigrate } from './background-migrate.js';
 import { registerInit } from './init.js';
@@ -32,10 +33,17 @@ export function buildProgram(): Command {
     )
     .version(packageVersion(), '-V, --version')
     .addOption(
-      new Option('--log-level <level>', 'log level')
+      new Option('--log-level <level>', "log level (default: the config's log.level, else info)")
         .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
-        .default('info')
         .env('REGDB_LOG_LEVEL'),
+    )
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        "log line format (default: the config's log.formatter, else text on a terminal and JSON otherwise)",
+      )
+        .choices(['text', 'json'])
+        .env('REGDB_LOG_FORMAT'),
     )
     .addOption(
       new Option('--log-file <path>', 'write log lines to this file instead of stderr').env('REGDB_LOG_FILE'),
@@ -53,21 +61,34 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI and returns the exit status. */
+/** Runs the CLI and returns the exit status (130/143 when SIGINT/SIGTERM stopped the command). */
 export async function run(argv: readonly string[] = process.argv): Promise<number> {
   const program = buildProgram();
+  const removeHandlers = installInterruptHandlers();
+  let status: number;
   try {
     await program.parseAsync([...argv]);
-    return 0;
+    status = 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       // commander has already printed its message (or the help).
-      return COMMANDER_SUCCESS.has(err.code) ? 0 : 2;
+      status = COMMANDER_SUCCESS.has(err.code) ? 0 : 2;
+    } else if (interruptedExitStatus() === undefined) {
+      const message = err instanceof Error ? err.message : String(err);
+      process.stderr.write(`regdb: ${message}\n`);
+      status = exitCodeOf(err);
+    } else {
+      status = 1;
     }
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`regdb: ${message}\n`);
-    return exitCodeOf(err);
+  } finally {
+    removeHandlers();
   }
+  const interrupted = interruptedExitStatus();
+  if (interrupted !== undefined) {
+    process.stderr.write(`regdb: stopped after ${receivedSignal()}\n`);
+    return interrupted;
+  }
+  return status;
 }
 
 function isEntryPoint(): boolean {

@@ -15,6 +15,7 @@ import {
 } from './database-schema.js';
 import { applyEnvOverrides, type EnvOrigins } from './env.js';
 import { parseConfigTrees, readConfigText, type Tree } from './source.js';
+import { buildLog, LogProblem, type LogConfig } from './log.js';
 import { buildStorage, StorageProblem } from './storage.js';
 import type { Config, DatabaseConfig, PoolConfig } from './types.js';
 
@@ -153,6 +154,7 @@ function buildDatabase(db: DatabaseSection | undefined, dir: string, rep: Report
     return {
       kind: 'embedded',
       dataDir: resolvePath(dir, d.embeddeddir) ?? resolve(dir, DEFAULTS.embeddedDir),
+      dataDirIsDefault: resolvePath(dir, d.embeddeddir) === undefined,
       // 0: pick a free port when the server starts.
       port: d.port ?? 0,
       user: d.user ?? DEFAULTS.embeddedUser,
@@ -242,5 +244,23 @@ export function parseConfig(
     throw err;
   }
 
-  return { path, dir, database, ...(storage !== undefined ? { storage } : {}) };
+  let log: LogConfig;
+  try {
+    log = buildLog(trees.typed.log, env);
+  } catch (err) {
+    if (err instanceof LogProblem) {
+      const from =
+        env.REGISTRY_LOG_LEVEL !== undefined && err.key === 'log.level' ? 'REGISTRY_LOG_LEVEL' : undefined;
+      const viaEnv =
+        err.key === 'log.formatter' && env.REGISTRY_LOG_FORMATTER !== undefined
+          ? 'REGISTRY_LOG_FORMATTER'
+          : from;
+      throw new ConfigError(`${path}: ${err.key}: ${err.message}${viaEnv ? ` (set by ${viaEnv})` : ''}`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+
+  return { path, dir, database, log, ...(storage !== undefined ? { storage } : {}) };
 }

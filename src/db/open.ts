@@ -6,12 +6,7 @@
 import pg from 'pg';
 import type { DatabaseConfig, PoolConfig, ServerDatabaseConfig } from '../config/types.js';
 import { silentLogger, type Logger } from '../log.js';
-import {
-  createPool,
-  describeTarget,
-  type ConnectionSettings,
-  type PoolSizing,
-} from './connection.js';
+import { createPool, describeTarget, type ConnectionSettings, type PoolSizing } from './connection.js';
 import { embeddedSettings, startEmbedded, type EmbeddedServer } from './embedded.js';
 import { sslAttempts, type SslSetting } from './tls.js';
 
@@ -32,6 +27,10 @@ export interface Database {
   url?: string;
   /** Where the generated password of the embedded server is kept. */
   passwordFile?: string;
+  /** The embedded server's data directory. */
+  dataDir?: string;
+  /** Set when the default data directory moved: the folder the postgres user cannot enter. */
+  closedFolder?: string;
 }
 
 export interface OpenOptions {
@@ -150,5 +149,7 @@ export async function openDatabase(config: DatabaseConfig, opts: OpenOptions = {
     embedded: server !== undefined,
     ...(server !== undefined ? { url: server.url } : {}),
     ...(server?.passwordFile !== undefined ? { passwordFile: server.passwordFile } : {}),
+    ...(server !== undefined ? { dataDir: server.dataDir } : {}),
+    ...(server?.closedFolder !== undefined ? { closedFolder: server.closedFolder } : {}),
   };
 }
