@@ -306,9 +306,11 @@ async function compareRows(
       `repositories ${undamagedNames.join(', ')} differ from the undamaged import`,
     );
   }
-  const keepTarget = (r: string): boolean => r === targetName;
-  if (rowsOf(dump, keepTarget) === rowsOf(reference.dump, keepTarget) && damage.renamedTo === undefined)
-    return;
+  // The damaged repository: every tagged manifest, manifest, layer, reference and blob link of the
+  // undamaged import is still there (payload bytes and tag names may differ: the damage was imported
+  // as it is), or the report names the damage.
+  const lost = missingFacts(reference.dump, dump, targetName, damage.renamedTo);
+  if (lost.length === 0) return;
   // Rows differ (or the repository moved): the report must name the damage.
   const names = [targetName, damage.renamedTo].filter((n): n is string => n !== undefined);
   const examples = [...Object.values(report.skips ?? {}), ...Object.values(report.warnings ?? {})].flatMap(
@@ -326,8 +328,32 @@ async function compareRows(
   if (!mentioned)
     find(
       'damage-unreported',
-      `${damage.detail}: rows of ${targetName} changed and the report names neither it nor ${damage.paths.join(', ')}`,
+      `${damage.detail}: ${targetName} lost ${lost.slice(0, 5).join(', ')} and the report names neither it nor ${damage.paths.join(', ')}`,
     );
+}
+
+/** What the undamaged import has for `name` that this one lacks (under `name` or `renamedTo`). */
+function missingFacts(reference: Dump, dump: Dump, name: string, renamedTo: string | undefined): string[] {
+  const facts = (d: Dump, repo: string): string[] => {
+    const rows = (t: string): Record<string, unknown>[] =>
+      ((d[t] ?? []) as Record<string, unknown>[]).filter((r) => r['repository'] === repo);
+    return [
+      ...rows('tags').map((r) => `tag->${String(r['manifest'])}`),
+      ...rows('manifests').map((r) => `manifest ${String(r['digest'])}`),
+      ...rows('layers').map((r) => `layer ${String(r['manifest'])}/${String(r['digest'])}`),
+      ...rows('manifest_references').map((r) => `reference ${String(r['parent'])}>${String(r['child'])}`),
+      ...rows('repository_blobs').map((r) => `blob link ${String(r['digest'])}`),
+    ];
+  };
+  const now = facts(dump, renamedTo ?? name);
+  const left = [...now];
+  const lost: string[] = [];
+  for (const f of facts(reference, name)) {
+    const i = left.indexOf(f);
+    if (i === -1) lost.push(f);
+    else left.splice(i, 1);
+  }
+  return lost;
 }
 
 /** Counts of a batch of results, by mutation and by finding. */
