@@ -64,6 +64,13 @@ export interface WalkOptions extends CallOptions {
    * makes a repository (spec §1.3).
    */
   readonly emptyDirectories?: boolean;
+  /**
+   * Called for an entry below `prefix` that the walk cannot follow or name (a symlink loop or one
+   * leaving the root, a permission denied, a FIFO or socket, a name not valid UTF-8); the walk then
+   * goes on without it. Without this option such entries are only logged. `prefix` itself unreadable
+   * still throws.
+   */
+  readonly onUnreadable?: (path: string, reason: string) => void;
 }
 
 export interface GetContentOptions extends CallOptions {

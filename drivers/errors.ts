@@ -81,3 +81,19 @@ export class StorageDriverError extends StorageError {
     return this.details.attempts;
   }
 }
+
+/**
+ * This one entry cannot be read, while others can: a permission denied, a symlink loop, a name too
+ * long, a FIFO, socket or device where a file belongs, a name that is not valid UTF-8. A fault of the
+ * item, not of the storage: callers skip and report it.
+ */
+export class UnreadablePathError extends StorageError {
+  constructor(
+    readonly path: string,
+    driver: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${driver}: cannot read ${path}: ${reason}`, driver, options);
+  }
+}

@@ -28,6 +28,7 @@ import {
   PathNotFoundError,
   StorageDriverError,
   StorageError,
+  UnreadablePathError,
 } from './errors.js';
 import { FileReaderPool, ReadStatus, type ReadResult } from './fs-reader-pool.js';
 import { childPath, compareBytewise, dirPrefix, sortForWalk, subtreeBefore, validatePath } from './paths.js';
@@ -43,6 +44,8 @@ export interface FilesystemDriverOptions {
 }
 
 const NOT_FOUND_CODES = new Set(['ENOENT', 'ENOTDIR']);
+/** Faults of one entry, not of the storage (ENOTREG: the reader pool's "not a regular file"). */
+const ENTRY_FAULT_CODES = new Set(['EACCES', 'EPERM', 'ELOOP', 'ENXIO', 'ENAMETOOLONG', 'ENOTREG']);
 
 interface Child {
   readonly name: string;
@@ -136,8 +139,8 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   private async *walkFrom(prefix: string, options: WalkOptions): AsyncGenerator<FileInfo> {
-    const { prune, startAfter, signal, emptyDirectories } = options;
-    const top = this.readChildren(prefix, this.onDisk(prefix), true);
+    const { prune, startAfter, signal, emptyDirectories, onUnreadable } = options;
+    const top = this.readChildren(prefix, this.onDisk(prefix), true, true, onUnreadable);
     if (!top) throw new PathNotFoundError(prefix, this.name);
     // Depth-first over sorted children; each frame holds one directory's remaining children.
     const stack: Array<{ dir: string; children: Child[]; next: number }> = [
@@ -155,7 +158,7 @@ export class FilesystemDriver implements StorageDriver {
         if (startAfter !== undefined && subtreeBefore(path, startAfter)) continue;
         if (prune?.(path)) continue;
         signal?.throwIfAborted();
-        const children = this.readChildren(path, this.onDisk(path), true, false);
+        const children = this.readChildren(path, this.onDisk(path), true, false, onUnreadable);
         if (children && children.length > 0) stack.push({ dir: path, children, next: 0 });
         else if (children && emptyDirectories) {
           const marker = `${path}/`;
@@ -199,18 +202,17 @@ export class FilesystemDriver implements StorageDriver {
     this.counts.get++;
     let handle: fs.promises.FileHandle;
     try {
-      handle = await fs.promises.open(file, 'r');
+      // Checked before opening, as in the reader pool: never outside the root, never a FIFO.
+      const st = this.statInside(path, file);
+      if (!st || st.isDirectory()) throw new PathNotFoundError(path, this.name);
+      if (!st.isFile()) throw new UnreadablePathError(path, this.name, 'not a regular file');
+      handle = await fs.promises.open(
+        fs.realpathSync.native(file),
+        fs.constants.O_RDONLY | fs.constants.O_NONBLOCK,
+      );
     } catch (err) {
+      if (err instanceof StorageError) throw err;
       throw this.translate('open', path, err);
-    }
-    try {
-      const real = await fs.promises.realpath(file);
-      if (!this.isInside(real))
-        throw new InvalidPathError(path, this.name, 'resolves outside the root directory');
-      if ((await handle.stat()).isDirectory()) throw new PathNotFoundError(path, this.name);
-    } catch (err) {
-      await handle.close();
-      throw err;
     }
     return handle.createReadStream({ start: options.offset ?? 0, signal: options.signal });
   }
@@ -277,7 +279,18 @@ export class FilesystemDriver implements StorageDriver {
    * A directory's children with types and sizes, or undefined when `dir` is missing or not a
    * directory. Symlinks are followed only inside the root; others are skipped with a warning.
    */
-  private readChildren(path: string, dir: string, forWalk: boolean, verify = true): Child[] | undefined {
+  private readChildren(
+    path: string,
+    dir: string,
+    forWalk: boolean,
+    verify = true,
+    onUnreadable?: (path: string, reason: string) => void,
+  ): Child[] | undefined {
+    // Below the walk's top, one unreadable entry is reported and left out; the top still throws.
+    const skip = (child: string, reason: string): void => {
+      if (onUnreadable) onUnreadable(child, reason);
+      else this.logger.warn({ driver: this.name, path: child }, `${reason}, skipped`);
+    };
     this.counts.list++;
     let entries: fs.Dirent[];
     try {
@@ -289,30 +302,41 @@ export class FilesystemDriver implements StorageDriver {
     } catch (err) {
       if (err instanceof StorageError) throw err;
       if (NOT_FOUND_CODES.has((err as NodeJS.ErrnoException).code ?? '')) return undefined;
-      throw this.translate('list', path, err);
+      const failure = this.translate('list', path, err);
+      if (verify || !(failure instanceof UnreadablePathError)) throw failure;
+      skip(path, failure.reason);
+      return undefined;
     }
     const children: Child[] = [];
     for (const entry of entries) {
       const full = `${dir}/${entry.name}`;
+      // readdir decodes names as UTF-8, replacing invalid bytes: such a name cannot be opened again.
+      if (entry.name.includes('\uFFFD') && !validName(dir, entry.name)) {
+        skip(childPath(path, entry.name), 'name is not valid UTF-8');
+        continue;
+      }
       let isDir = entry.isDirectory();
       if (isDir && !forWalk) {
         children.push({ name: entry.name, isDir });
         continue;
       }
-      if (!isDir && !entry.isFile() && !entry.isSymbolicLink()) continue; // sockets, fifos, devices
+      if (!isDir && !entry.isFile() && !entry.isSymbolicLink()) {
+        if (forWalk) skip(childPath(path, entry.name), 'not a regular file or directory');
+        continue;
+      }
       try {
         if (entry.isSymbolicLink()) {
           const real = fs.realpathSync.native(full);
           if (!this.isInside(real)) {
-            this.logger.warn(
-              { driver: this.name, path: childPath(path, entry.name) },
-              'symlink leaves the root, skipped',
-            );
+            skip(childPath(path, entry.name), 'symlink leaves the root');
             continue;
           }
           const st = fs.statSync(real);
           isDir = st.isDirectory();
-          if (!isDir && !st.isFile()) continue;
+          if (!isDir && !st.isFile()) {
+            skip(childPath(path, entry.name), 'symlink to a FIFO, socket or device');
+            continue;
+          }
           children.push({ name: entry.name, isDir, stats: isDir ? undefined : st });
         } else {
           children.push({ name: entry.name, isDir });
@@ -320,7 +344,9 @@ export class FilesystemDriver implements StorageDriver {
       } catch (err) {
         // Vanished between readdir and stat: a concurrent delete, not an error for a walk.
         if (NOT_FOUND_CODES.has((err as NodeJS.ErrnoException).code ?? '')) continue;
-        throw this.translate('stat', childPath(path, entry.name), err);
+        const failure = this.translate('stat', childPath(path, entry.name), err);
+        if (failure instanceof UnreadablePathError) skip(failure.path, failure.reason);
+        else throw failure;
       }
     }
     return forWalk ? sortForWalk(children) : children;
@@ -337,6 +363,8 @@ export class FilesystemDriver implements StorageDriver {
       case ReadStatus.TooLarge:
         return this.throwError(new ContentTooLargeError(path, this.name, maxBytes, r.size));
       default:
+        if (ENTRY_FAULT_CODES.has(r.code ?? ''))
+          return this.throwError(new UnreadablePathError(path, this.name, r.message, { cause: r.code }));
         return this.throwError(
           new StorageDriverError(`${this.name}: read ${path} failed: ${r.message}`, this.name, {
             operation: 'read',
@@ -356,6 +384,8 @@ export class FilesystemDriver implements StorageDriver {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (NOT_FOUND_CODES.has(code) || code === 'EISDIR')
       return new PathNotFoundError(path, this.name, { cause: err });
+    if (ENTRY_FAULT_CODES.has(code))
+      return new UnreadablePathError(path, this.name, (err as Error).message, { cause: err });
     return this.failure(operation, path, err);
   }
 
@@ -371,4 +401,11 @@ export class FilesystemDriver implements StorageDriver {
       },
     );
   }
+}
+
+/** Does `name`, as readdir decoded it, name an entry of `dir`? False when its bytes were not UTF-8. */
+function validName(dir: string, name: string): boolean {
+  return fs
+    .readdirSync(dir, { encoding: 'buffer' })
+    .some((b) => b.toString('utf8') === name && Buffer.from(name).equals(b));
 }

@@ -5,7 +5,6 @@
  * shipped back as one transferred buffer per batch, is within reach of `cat`. Callers queue single
  * reads; the pool groups whatever has queued up while the workers were busy.
  */
-import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
 /** Outcome codes the worker reports per file. */
@@ -44,7 +43,6 @@ const WORKER_SOURCE = String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const rootSlash = workerData.realRoot.endsWith('/') ? workerData.realRoot : workerData.realRoot + '/';
-const useProcFd = workerData.useProcFd;
 let scratch = Buffer.allocUnsafe(1 << 20);
 function ensure(n) {
   if (n <= scratch.length) return;
@@ -53,6 +51,7 @@ function ensure(n) {
   scratch = bigger;
 }
 function inside(real) { return real + '/' === rootSlash || real.startsWith(rootSlash); }
+function kindOf(st) { return st.isFIFO() ? 'a named pipe' : st.isSocket() ? 'a socket' : 'a device'; }
 parentPort.on('message', (msg) => {
   const files = msg.files, limits = msg.limits, n = files.length;
   const lengths = new Int32Array(n), status = new Uint8Array(n), sizes = new Float64Array(n);
@@ -62,9 +61,14 @@ parentPort.on('message', (msg) => {
     const file = files[i], maxBytes = limits[i], want = maxBytes + 1;
     let fd = -1;
     try {
-      fd = fs.openSync(file, 'r');
-      const real = useProcFd ? fs.readlinkSync('/proc/self/fd/' + fd) : fs.realpathSync.native(file);
+      // Resolve and check before opening: nothing outside the root is opened, and a FIFO, socket
+      // or device is never opened (a FIFO would block forever); O_NONBLOCK covers a swap meanwhile.
+      const real = fs.realpathSync.native(file);
       if (!inside(real)) { status[i] = 3; continue; }
+      const st = fs.statSync(real);
+      if (st.isDirectory()) { status[i] = 1; errors.push([i, 'EISDIR', 'is a directory']); continue; }
+      if (!st.isFile()) { status[i] = 4; errors.push([i, 'ENOTREG', 'not a regular file (' + kindOf(st) + ')']); continue; }
+      fd = fs.openSync(real, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
       let got = 0;
       while (got < want) {
         ensure(pos + got + Math.min(want - got, 65536));
@@ -110,9 +114,8 @@ export class FileReaderPool {
     /** Largest number of files sent to one worker at once. */
     private readonly batchSize = 256,
   ) {
-    const useProcFd = existsSync('/proc/self/fd');
     for (let i = 0; i < threads; i++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { realRoot, useProcFd } });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { realRoot } });
       const slot: Slot = { worker, inflight: 0 };
       worker.on('message', (reply: BatchReply) => this.onReply(reply));
       worker.on('error', (err) => this.fail(err));

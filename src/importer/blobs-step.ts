@@ -8,6 +8,7 @@ import { BLOBS_ROOT } from '../registry/paths.js';
 import { enumerateBlobs } from '../registry/blobs.js';
 import { BlobRowBuffer } from './blob-rows.js';
 import { recordSkip, type PipelineContext } from './pipeline.js';
+import { unreadableSkip } from './skips.js';
 import type { StepReport } from './report.js';
 import { inShard, type Shard } from './shard.js';
 
@@ -48,7 +49,11 @@ export async function importBlobs(
   };
 
   try {
-    for await (const entry of enumerateBlobs(ctx.reads.driver.walk(BLOBS_ROOT))) {
+    for await (const entry of enumerateBlobs(
+      ctx.reads.driver.walk(BLOBS_ROOT, {
+        onUnreadable: (path, reason) => recordSkip(ctx, opts.strict, unreadableSkip(path, reason)),
+      }),
+    )) {
       const prefix = blobPrefix(entry.path);
       if (prefix !== current) {
         if (current !== null && !checkpointed.has(current) && inShard(current, opts.shard)) {

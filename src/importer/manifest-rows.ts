@@ -50,9 +50,12 @@ interface Snapshot {
   readonly references: number;
 }
 
-/** Can `media_types` hold this value? (CHECKs: char_length <= 255, length(trim(x)) > 0). */
+/**
+ * Can `media_types` hold this value? (CHECKs: char_length <= 255, length(trim(x)) > 0; and no NUL,
+ * which PostgreSQL's text cannot hold at all).
+ */
 export function storableMediaType(mt: string): boolean {
-  return [...mt].length <= 255 && mt.replace(/^ +| +$/g, '').length > 0;
+  return [...mt].length <= 255 && mt.replace(/^ +| +$/g, '').length > 0 && !mt.includes('\0');
 }
 
 export class RepositoryRowBuilder {

@@ -14,12 +14,13 @@ import {
   pruneRepositoryWalk,
   pruneRepositoryWalkAndLayers,
   type Repository,
+  type RepositoryProblem,
 } from '../registry/repositories.js';
 import { readRepository } from './read-repository.js';
 import type { Report, StepReport } from './report.js';
 import { buildRepositoryRows } from './rows.js';
 import { inShard, type Shard } from './shard.js';
-import { SKIP_REASONS } from './skips.js';
+import { SKIP_REASONS, unreadableSkip } from './skips.js';
 import type { StorageReads } from './storage-reads.js';
 import type { RepositoryRows, SkipRecord, StepCounts } from './types.js';
 
@@ -59,6 +60,15 @@ export function recordSkip(ctx: PipelineContext, strict: boolean, s: SkipRecord)
   if (strict && s.gitlabFatal) {
     throw new Error(`${s.message} (${s.path}); --strict stops on what GitLab's importer treats as fatal`);
   }
+}
+
+/** A path the walk found but could not use: logged, and listed with the report's warnings. */
+function recordProblem(ctx: PipelineContext, repository: string, p: RepositoryProblem): void {
+  ctx.report.addSkip(
+    { reason: p.reason, path: p.path, repository, message: p.message, gitlabFatal: false },
+    ctx.report.warnings,
+  );
+  ctx.logger.warn({ path: p.path, reason: p.reason, repository }, p.message);
 }
 
 function rowCount(r: RepositoryRows): { rows: number; bytes: number } {
@@ -104,6 +114,7 @@ export async function importRepositories(
   const files = ctx.reads.driver.walk(REPOSITORIES_ROOT, {
     prune: layersLater ? pruneRepositoryWalkAndLayers : pruneRepositoryWalk,
     emptyDirectories: true,
+    onUnreadable: (path, reason) => recordSkip(ctx, opts.strict, unreadableSkip(path, reason)),
     ...(lastCheckpoint !== null ? { startAfter: resumeWalkAfter(lastCheckpoint) } : {}),
   });
   const limit = pLimit(opts.concurrency);
@@ -186,7 +197,7 @@ export async function importRepositories(
         listingMd5: ctx.reads.driver.listingMd5,
       },
     );
-    for (const p of facts.problems ?? []) log.warn({ path: p.path, reason: p.reason }, p.message);
+    for (const p of facts.problems ?? []) recordProblem(ctx, repo.name, p);
     for (const w of facts.warnings ?? []) {
       ctx.report.addSkip(w, ctx.report.warnings);
       log.warn({ path: w.path, digest: w.digest, tag: w.tag }, w.message);
@@ -262,7 +273,7 @@ export async function importRepositories(
         }
         continue;
       }
-      for (const p of entry.problems) ctx.logger.warn({ path: p.path, reason: p.reason }, p.message);
+      for (const p of entry.problems) recordProblem(ctx, entry.name, p);
       const state = stateOf(entry.name);
       const job = limit(() => processOne(entry, state));
       // Awaited in order by take(); until then a failure must not count as an unhandled rejection.

@@ -9,8 +9,9 @@ import { ImportWriter } from '../db/import-writer.js';
 import { silentLogger, type Logger } from '../log.js';
 import { LOCKFILE_CONTENT, lockfilePath } from '../registry/paths.js';
 import { importBlobs } from './blobs-step.js';
-import { importRepositories, type PipelineContext, type PipelineOptions } from './pipeline.js';
+import { importRepositories, recordSkip, type PipelineContext, type PipelineOptions } from './pipeline.js';
 import { Report, type StepReport } from './report.js';
+import { unreadableSkip } from './skips.js';
 import { StorageReads } from './storage-reads.js';
 import { killPoint } from './test-hooks.js';
 import type { StepNumber } from './types.js';
@@ -71,7 +72,9 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
   });
   report.gcTracking = writer.gc.mode;
   const ctx: PipelineContext = {
-    reads: new StorageReads(deps.driver, deps.signal),
+    reads: new StorageReads(deps.driver, deps.signal, (path, reason) =>
+      recordSkip(ctx, opts.strict, unreadableSkip(path, reason)),
+    ),
     writer,
     logger,
     report,

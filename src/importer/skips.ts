@@ -4,6 +4,8 @@
  */
 import type { DigestFault } from '../registry/digest.js';
 import type { ManifestSkipReason } from '../registry/manifest.js';
+import { repositoryOfPath } from '../registry/repositories.js';
+import type { SkipRecord } from './types.js';
 
 export const SKIP_REASONS = {
   'repository-name-invalid': { fatal: true, text: 'repository name fails the reference grammar' },
@@ -36,6 +38,10 @@ export const SKIP_REASONS = {
   'layer-link-broken': { fatal: false, text: 'broken layer link' },
   'layer-link-invalid-length': { fatal: true, text: 'layer digest has a wrong length' },
   'list-child-skipped': { fatal: false, text: 'a manifest list child was skipped, so the list was' },
+  'storage-entry-unreadable': {
+    fatal: true,
+    text: 'storage entry cannot be read (permission, symlink loop or outside the root, not a regular file, name not UTF-8)',
+  },
 } as const;
 
 export type SkipReason = keyof typeof SKIP_REASONS;
@@ -60,4 +66,15 @@ export function digestFaultReason(
 /** Manifest parse results map one to one onto skip reasons. */
 export function parseSkipReason(reason: ManifestSkipReason): SkipReason {
   return reason;
+}
+
+/** One storage entry the driver could not read or name: skipped alone, reported with its path. */
+export function unreadableSkip(path: string, reason: string): SkipRecord {
+  return {
+    reason: 'storage-entry-unreadable',
+    path,
+    repository: repositoryOfPath(path) ?? '',
+    message: `${reason}, skipped`,
+    gitlabFatal: SKIP_REASONS['storage-entry-unreadable'].fatal,
+  };
 }

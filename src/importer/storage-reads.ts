@@ -4,7 +4,12 @@
  * repository), link files, and blob existence checks in a bounded cache (layers are shared).
  * Caches fill only from their own kind of request, so request counts do not depend on timing.
  */
-import { ContentTooLargeError, PathNotFoundError } from '../../drivers/errors.js';
+import {
+  ContentTooLargeError,
+  InvalidPathError,
+  PathNotFoundError,
+  UnreadablePathError,
+} from '../../drivers/errors.js';
 import type { FileInfo, StorageDriver } from '../../drivers/driver.js';
 import { formatDigest, parseLink, type Digest, type DigestParseResult } from '../registry/digest.js';
 import { blobDataPath } from '../registry/paths.js';
@@ -48,7 +53,22 @@ export class StorageReads {
   constructor(
     readonly driver: StorageDriver,
     private readonly signal?: AbortSignal,
+    /**
+     * Told of an entry that cannot be read (outside the root, permission, symlink loop, FIFO): a
+     * fault of that item alone, which then reads as missing. Without it such a fault fails the read.
+     */
+    private readonly onUnreadable?: (path: string, reason: string) => void,
   ) {}
+
+  /** An item's own fault, reported; the item then counts as missing. False: let it fail the read. */
+  private unreadable(err: unknown): boolean {
+    if (this.onUnreadable === undefined) return false;
+    if (err instanceof InvalidPathError || err instanceof UnreadablePathError) {
+      this.onUnreadable(err.path, err.reason);
+      return true;
+    }
+    return false;
+  }
 
   /** A blob's content, capped at 4 MiB (spec §1.5 step 3), read once per batch. */
   blob(digest: Digest): Promise<BlobRead> {
@@ -95,6 +115,7 @@ export class StorageReads {
     } catch (err) {
       if (err instanceof PathNotFoundError) return { kind: 'missing' };
       if (err instanceof ContentTooLargeError) return { kind: 'too-large' };
+      if (this.unreadable(err)) return { kind: 'missing' };
       throw err;
     }
   }
@@ -125,7 +146,7 @@ export class StorageReads {
       const info = await this.driver.stat(blobDataPath(digest), { signal: this.signal });
       return !info.isDir;
     } catch (err) {
-      if (err instanceof PathNotFoundError) return false;
+      if (err instanceof PathNotFoundError || this.unreadable(err)) return false;
       throw err;
     }
   }
@@ -137,10 +158,11 @@ export class StorageReads {
     if (repo.layersListed) return { repository: repo, problems: [] };
     const driver = this.driver;
     const signal = this.signal;
+    const onUnreadable = this.onUnreadable;
     async function* files(): AsyncGenerator<FileInfo> {
       let any = false;
       try {
-        for await (const f of driver.walk(`${repo.path}/_layers`, { signal })) {
+        for await (const f of driver.walk(`${repo.path}/_layers`, { signal, onUnreadable })) {
           any = true;
           yield f;
         }
@@ -157,7 +179,7 @@ export class StorageReads {
     try {
       return parseLink(await this.driver.getContent(path, { maxBytes: 4096, signal: this.signal }));
     } catch (err) {
-      if (err instanceof PathNotFoundError) return null;
+      if (err instanceof PathNotFoundError || this.unreadable(err)) return null;
       if (err instanceof ContentTooLargeError) {
         return parseLink(Buffer.from('x'.repeat(4097)));
       }

@@ -158,7 +158,7 @@ function image(
     config,
     layers,
     distributableLayers: layers.filter((l) => isDistributable(l.mediaType, oci)),
-    totalSize: sumSizes(layers) + config.size + BigInt(sizeOfPayload),
+    totalSize: int64(sumSizes(layers) + config.size + BigInt(sizeOfPayload)),
     nonConformant: false,
     subject: oci ? descriptor(obj.subject, 'subject') : null,
     artifactType: oci ? optString(obj.artifactType, 'artifactType') || null : null,
@@ -210,7 +210,7 @@ function buildx(blobs: readonly Descriptor[], schemaVersion: number): ImageManif
     config,
     layers,
     distributableLayers: layers.filter((l) => isDistributable(l.mediaType, true)),
-    totalSize: sumSizes(layers) + config.size + BigInt(Buffer.byteLength(synthetic, 'utf8')),
+    totalSize: int64(sumSizes(layers) + config.size + BigInt(Buffer.byteLength(synthetic, 'utf8'))),
     nonConformant: true,
     subject: null,
     artifactType: null,
@@ -265,6 +265,16 @@ export function isDistributable(mediaType: string, oci: boolean): boolean {
 function sumSizes(ds: readonly Descriptor[]): bigint {
   let total = 0n;
   for (const d of ds) total += d.size;
+  return total;
+}
+
+const INT64_MAX = (1n << 63n) - 1n;
+
+/** `total_size` is a PostgreSQL bigint: a sum beyond int64 makes the manifest invalid, not the run fail. */
+function int64(total: bigint): bigint {
+  if (total > INT64_MAX || total < -INT64_MAX - 1n) {
+    throw new Invalid(`manifest sizes sum to ${total}, beyond the 64-bit range of total_size`);
+  }
   return total;
 }
 

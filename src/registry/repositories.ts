@@ -250,11 +250,21 @@ function addFile(group: Group, file: FileInfo, top: string, rest: string[]): voi
   // it, still makes the directory a repository (spec §1.3); it names no tag or link.
   if (path.endsWith('/')) {
     if (top === '_manifests') group.hasManifests = true;
+    // An empty folder at or below `tags/<t>` is a tag without `current/link` (GitLab lists the
+    // tags folder): reported as a missing tag link, not dropped unseen.
+    if (top === '_manifests' && rest[0] === 'tags' && rest.length >= 3 && rest[1] !== '')
+      tagOf(group, rest[1]!);
     return;
   }
   if (top === '_manifests') {
     group.hasManifests = true;
-    if (rest[0] === 'tags' && rest.length >= 2) {
+    if (rest[0] === 'tags' && rest.length === 1) {
+      group.problems.push({
+        path,
+        reason: 'unexpected-path',
+        message: `${path} is a file where the tags folder belongs; the repository's tags are not imported`,
+      });
+    } else if (rest[0] === 'tags' && rest.length >= 2) {
       const tag = tagOf(group, rest[1] ?? '');
       if (rest.length === 4 && rest[2] === 'current' && rest[3] === 'link') {
         tag.currentLinkPath = path;
@@ -324,6 +334,17 @@ function finish(group: Group, layersListed: boolean): RepositoryEntry | undefine
     layersListed,
     problems: group.problems,
   };
+}
+
+/**
+ * The repository (or namespace folder) a path below the repositories root belongs to: its segments
+ * before the first `_`-prefixed one; undefined outside the root.
+ */
+export function repositoryOfPath(path: string): string | undefined {
+  const segments = segmentsOf(path);
+  if (segments === undefined) return undefined;
+  const k = firstUnderscore(segments);
+  return (k === -1 ? segments : segments.slice(0, k)).filter((s) => s !== '').join('/');
 }
 
 function segmentsOf(path: string): string[] | undefined {
