@@ -25,7 +25,12 @@ export class ImportGuard {
   private constructor(private readonly client: pg.Client) {}
 
   static async acquire(pool: pg.Pool, dryRun: boolean, logger: Logger): Promise<ImportGuard> {
-    const client = new pg.Client({ ...pool.options, application_name: 'regdb import guard' });
+    // pg-pool keeps the password as a non-enumerable property of `options`: a spread drops it.
+    const client = new pg.Client({
+      ...pool.options,
+      password: pool.options.password,
+      application_name: 'regdb import guard',
+    });
     client.on('error', (err) =>
       logger.warn(
         { code: (err as { code?: unknown }).code, message: err.message },
