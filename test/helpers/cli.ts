@@ -8,6 +8,7 @@
  * `--report` and everything under `--log-directory`. A canary found fails the run's promise.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliNodeFlags } from '../../scripts/lib/node-flags.js';
@@ -31,6 +32,8 @@ export interface CliOptions {
   cwd?: string;
   /** More files or folders to scan for canaries after the run. */
   scan?: readonly string[];
+  /** Run this executable (e.g. an installed `node_modules/.bin/regdb`, by its shebang) instead. */
+  bin?: string;
 }
 
 /** `[node, ...shebang flags, dist/src/cli/main.js]`: what `regdb` starts. */
@@ -38,13 +41,26 @@ export function regdbCommand(): { command: string; args: string[] } {
   return { command: process.execPath, args: [...cliNodeFlags(BIN), BIN] };
 }
 
-/** Files the CLI writes that its arguments name: `--report FILE`, `--log-directory DIR`. */
+/** Import log files of a log folder (`<time>-registry-import.log`); tests keep configs there too. */
+function importLogs(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((n) => n.endsWith('registry-import.log'))
+      .map((n) => join(dir, n));
+  } catch {
+    return [];
+  }
+}
+
+/** Files the CLI writes that its arguments name: `--report FILE`, the logs of `--log-directory DIR`. */
 function writtenPaths(args: readonly string[]): string[] {
   const out: string[] = [];
   args.forEach((a, i) => {
-    if ((a === '--report' || a === '--log-directory') && args[i + 1] !== undefined) out.push(args[i + 1]!);
+    const next = args[i + 1];
+    if (a === '--report' && next !== undefined) out.push(next);
+    else if (a === '--log-directory' && next !== undefined) out.push(...importLogs(next));
     else if (a.startsWith('--report=')) out.push(a.slice('--report='.length));
-    else if (a.startsWith('--log-directory=')) out.push(a.slice('--log-directory='.length));
+    else if (a.startsWith('--log-directory=')) out.push(...importLogs(a.slice('--log-directory='.length)));
   });
   return out;
 }
@@ -69,7 +85,7 @@ export interface RunningCli {
 
 /** Starts `regdb args`; `done` settles when it exits, killed or not. */
 export function startCli(args: readonly string[], opts: CliOptions = {}): RunningCli {
-  const { command, args: base } = regdbCommand();
+  const { command, args: base } = opts.bin !== undefined ? { command: opts.bin, args: [] } : regdbCommand();
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   for (const [k, v] of Object.entries(opts.env ?? {})) if (v === undefined) delete env[k];
   const child = spawn(command, [...base, ...args], {
