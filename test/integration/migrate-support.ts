@@ -34,7 +34,11 @@ export function regdb(
     REGDB_LOG_LEVEL: 'error',
     ...opts.env,
   };
-  return runCli(args, { env, input: opts.input });
+  return runCli(args, { env, input: opts.input }).then(({ code, stdout, stderr }) => ({
+    code,
+    stdout,
+    stderr,
+  }));
 }
 
 /** A temporary folder removed by `cleanup()`. */
