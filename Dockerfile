@@ -4,7 +4,7 @@
 # Stage 1 installs every dependency and compiles TypeScript; stage 2 holds production dependencies
 # and the compiled output only, and runs as the unprivileged "node" user.
 
-FROM node:22-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the "prepare" build needs the sources, copied below.
@@ -15,7 +15,7 @@ COPY src src
 COPY drivers drivers
 RUN npm run build && chmod 0755 dist/src/cli/main.js
 
-FROM node:22-slim AS runtime
+FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -22,6 +22,7 @@ import type { TestProject } from 'vitest/node';
 import { startEmbedded, type EmbeddedServer } from '../../src/db/embedded.js';
 import { urlFor, type TestServerInfo } from './server.js';
 import { buildRunTemplate, cachedTemplate } from './template.js';
+import { ensureBuilt } from './build.js';
 
 const LOCAL_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 
@@ -223,6 +224,8 @@ async function dropByPrefix(adminUrl: string, prefix: string): Promise<void> {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = performance.now();
+  // Process tests run dist/ (cli.ts): never a stale build.
+  ensureBuilt();
   const chosen = await chooseServer();
   const { adminUrl } = chosen.info;
   const prefix = `regdb_t${Date.now().toString(36)}${randomBytes(2).toString('hex')}_`;

@@ -3,7 +3,9 @@
  * natural keys they stand for (namespace name, repository path, digest, media type) and timestamps
  * reduced to "set" / null, so dumps do not depend on insertion order or the clock. Payloads are
  * shown by length and SHA-256. Compared with `fixtures/golden/<scenario>/<table>.json`;
- * `REGDB_UPDATE_GOLDEN=1` rewrites them.
+ * `REGDB_UPDATE_GOLDEN=1` rewrites them, but only after the oracle test
+ * (test/integration/oracle-real.test.ts) passed for the current code and fixtures (oracle-marker.ts):
+ * goldens are regdb's own output and only detect change.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -11,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { expect } from 'vitest';
+import { markerPath, oraclePassed } from './oracle-marker.js';
 
 export const GOLDEN_DIR = join(import.meta.dirname, '..', '..', 'fixtures', 'golden');
 
@@ -99,6 +102,13 @@ export async function dumpTables(
 export async function expectGolden(scenario: string, dump: Dump): Promise<void> {
   const dir = join(GOLDEN_DIR, scenario);
   const update = process.env.REGDB_UPDATE_GOLDEN === '1';
+  if (update && !oraclePassed()) {
+    throw new Error(
+      `REGDB_UPDATE_GOLDEN=1 refused: no oracle pass for this source tree (${markerPath()} is missing). ` +
+        'Run `npx vitest run test/integration/oracle-real.test.ts` first; it compares the import with ' +
+        "Debian's docker-registry serving the same tree and marks the tree when every fact matches.",
+    );
+  }
   if (update) await mkdir(dir, { recursive: true });
   for (const [table, rows] of Object.entries(dump)) {
     const file = join(dir, `${table}.json`);

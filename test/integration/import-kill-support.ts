@@ -3,13 +3,13 @@
  * pointing an import at it and at a test database, and `regdb database import` run as a real child
  * process whose exit status or killing signal is reported.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestDatabase } from '../helpers/db.js';
-import { REPO_ROOT } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { addCanary, DB_PASSWORD_CANARY } from '../helpers/canaries.js';
 import { dumpTables, type Dump } from '../helpers/golden.js';
 import type { CorpusParams } from '../../scripts/lib/synthetic-plan.js';
 import { writeCorpus, type CorpusSummary } from '../../scripts/lib/synthetic-writer.js';
@@ -29,13 +29,15 @@ export function syntheticTree(params: CorpusParams): SyntheticTree {
 /** Writes a config for `db` and the tree at `root`; returns its path (in `dir`). */
 export function writeImportConfig(dir: string, db: TestDatabase, root: string): string {
   const c = db.config;
+  if (c.password !== undefined) addCanary(c.password);
   const lines = [
     'version: 0.1',
     'database:',
     `  host: ${JSON.stringify(c.host)}`,
     `  port: ${c.port}`,
     ...(c.user !== undefined ? [`  user: ${JSON.stringify(c.user)}`] : []),
-    ...(c.password !== undefined ? [`  password: ${JSON.stringify(c.password)}`] : []),
+    // A server that asks for no password (trust) never sees it: the canary stands in (canaries.ts).
+    `  password: ${JSON.stringify(c.password ?? DB_PASSWORD_CANARY)}`,
     `  dbname: ${JSON.stringify(c.dbname ?? db.name)}`,
     `  sslmode: ${c.sslmode}`,
     'storage:',
@@ -54,36 +56,14 @@ export interface ImportRun {
   readonly stderr: string;
 }
 
-/** `regdb database import [args] config` from source, logs into `logDir`. */
+/** `regdb database import [args] config` with the built CLI (cli.ts), logs into `logDir`. */
 export function runImportProcess(
   config: string,
   args: readonly string[],
   logDir: string,
   env: NodeJS.ProcessEnv = {},
 ): Promise<ImportRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(REPO_ROOT, 'src', 'cli', 'main.ts'),
-        'database',
-        'import',
-        '--log-directory',
-        logDir,
-        ...args,
-        config,
-      ],
-      { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  return runCli(['database', 'import', '--log-directory', logDir, ...args, config], { env });
 }
 
 /**

@@ -2,7 +2,8 @@
  * Shared by the `regdb database migrate` integration tests: run the real CLI as a child process
  * against a config file pointing at a test database, and read the bookkeeping tables.
  */
-import { spawn } from 'node:child_process';
+import { runCli } from '../helpers/cli.js';
+import { addCanary, DB_PASSWORD_CANARY } from '../helpers/canaries.js';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,33 +21,24 @@ export interface RunResult {
   stderr: string;
 }
 
-/** `node --import tsx src/cli/main.ts <args>`; `input` is written to stdin, which is then closed. */
+/** `regdb <args>` with the built CLI (test/helpers/cli.ts); `input` is written to stdin, which is then closed. */
 export function regdb(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
 ): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, REGDB_LOG_LEVEL: 'error', ...opts.env };
-    for (const key of [
-      'REGDB_MIGRATIONS_DIR',
-      'SKIP_POST_DEPLOYMENT_MIGRATIONS',
-      'REGISTRY_CONFIGURATION_PATH',
-    ]) {
-      if (opts.env?.[key] === undefined) delete env[key];
-    }
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
-  });
+  // Settings of the calling shell that would change what migrate does are not passed on.
+  const env: NodeJS.ProcessEnv = {
+    REGDB_MIGRATIONS_DIR: undefined,
+    SKIP_POST_DEPLOYMENT_MIGRATIONS: undefined,
+    REGISTRY_CONFIGURATION_PATH: undefined,
+    REGDB_LOG_LEVEL: 'error',
+    ...opts.env,
+  };
+  return runCli(args, { env, input: opts.input }).then(({ code, stdout, stderr }) => ({
+    code,
+    stdout,
+    stderr,
+  }));
 }
 
 /** A temporary folder removed by `cleanup()`. */
@@ -65,7 +57,9 @@ export function writeConfig(dir: string, db: ServerDatabaseConfig): string {
     sslmode: db.sslmode,
   };
   if (db.user !== undefined) database.user = db.user;
-  if (db.password !== undefined) database.password = db.password;
+  // A server that asks for no password (trust) never sees it: the canary stands in (canaries.ts).
+  database.password = db.password ?? DB_PASSWORD_CANARY;
+  if (db.password !== undefined) addCanary(db.password);
   const file = join(dir, 'config.yml');
   writeFileSync(file, stringify({ version: 0.1, database }));
   return file;

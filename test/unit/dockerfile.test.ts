@@ -62,6 +62,14 @@ function runs(stage: Stage): string[] {
   return stage.body.filter((i) => i.op === 'RUN').map((i) => i.args);
 }
 
+/** End of life of the Node.js LTS lines (the Node.js release schedule, nodejs.org/en/about/previous-releases). */
+const LTS_END_OF_LIFE: Record<number, string> = {
+  20: '2026-04-30',
+  22: '2027-04-30',
+  24: '2028-04-30',
+  26: '2029-04-30',
+};
+
 /** node:22-slim, node:22.11-bookworm-slim -> 22. */
 function nodeMajor(image: string): number {
   const m = /^node:(\d+)(?:\.[\d.]+)?-(?:[a-z]+-)?slim$/.exec(image);
@@ -75,12 +83,17 @@ describe('Dockerfile', () => {
   const final = stages[stages.length - 1] as Stage;
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
 
-  it('is multi-stage on a supported Node LTS slim image (even major >= 22)', () => {
+  it('is multi-stage on a Node LTS slim image supported past 2027, and one package.json engines allows', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
+    const engines = (
+      JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }
+    ).engines.node;
     for (const s of stages) {
       const major = nodeMajor(s.image);
-      expect(major).toBeGreaterThanOrEqual(22);
-      expect(major % 2).toBe(0);
+      const eol = LTS_END_OF_LIFE[major];
+      expect(eol, `node ${major} is not an LTS line`).toBeDefined();
+      expect(eol! > '2027-12-31', `node ${major} reaches end of life on ${eol}`).toBe(true);
+      expect(engines.split('||').map((r) => r.trim())).toContain(`^${major}.0.0`);
     }
   });
 
@@ -122,7 +135,7 @@ describe('Dockerfile', () => {
       true,
     );
     expect(runs(first).some((c) => c.includes(`chmod 0755 ${pkg.bin.regdb}`))).toBe(true);
-    // node:22-slim is Debian 12: its coreutils env understands -S (the shebang passes node flags).
+    // node:24-slim is Debian 12 or later: its coreutils env understands -S (the shebang passes node flags).
     expect(readFileSync(join(ROOT, 'src', 'cli', 'main.ts'), 'utf8')).toMatch(
       /^#!\/usr\/bin\/env (-S )?node[ \n]/,
     );
