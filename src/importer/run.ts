@@ -6,12 +6,14 @@
 import type { Database } from '../db/open.js';
 import type { StorageDriver } from '../../drivers/driver.js';
 import { ImportWriter } from '../db/import-writer.js';
+import { RowThrottle } from '../db/write-throttle.js';
 import { silentLogger, type Logger } from '../log.js';
 import { LOCKFILE_CONTENT, lockfilePath } from '../registry/paths.js';
 import { importBlobs } from './blobs-step.js';
 import { importRepositories, type PipelineContext, type PipelineOptions } from './pipeline.js';
 import { Report, type StepReport } from './report.js';
 import { StorageReads } from './storage-reads.js';
+import { filterScope } from './repository-filter.js';
 import { killPoint } from './test-hooks.js';
 import type { StepNumber } from './types.js';
 
@@ -25,6 +27,8 @@ export interface ImportOptions extends PipelineOptions {
   readonly resume: boolean;
   /** Write GC queue rows set-based where provably equivalent (false: GitLab's row triggers). */
   readonly setBasedGc?: boolean;
+  /** `--max-rows-per-second` (issue 14 §6); undefined: unthrottled. */
+  readonly maxRowsPerSecond?: number;
 }
 
 export interface ImportDeps {
@@ -54,9 +58,12 @@ const STEP_ERROR_PREFIX: Record<StepNumber, string> = {
 };
 
 /** Which run a checkpoint belongs to: the selected steps and the shard. */
-export function checkpointScope(steps: readonly StepNumber[], opts: Pick<ImportOptions, 'shard'>): string {
+export function checkpointScope(
+  steps: readonly StepNumber[],
+  opts: Pick<ImportOptions, 'shard' | 'repositories'>,
+): string {
   const shard = opts.shard ? `${opts.shard.index}/${opts.shard.count}` : 'all';
-  return `steps=${steps.join('')} shard=${shard}`;
+  return `steps=${steps.join('')} shard=${shard}${filterScope(opts.repositories)}`;
 }
 
 export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<Report> {
@@ -68,6 +75,7 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
     scope: checkpointScope(opts.steps, opts),
     logger,
     setBasedGc: opts.setBasedGc ?? true,
+    ...(opts.maxRowsPerSecond ? { throttle: new RowThrottle(opts.maxRowsPerSecond) } : {}),
   });
   report.gcTracking = writer.gc.mode;
   const ctx: PipelineContext = {
@@ -110,10 +118,11 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
           logger.debug({ step, database_seconds: writer.takeTimings() }, 'database time by statement');
           killPoint('step-finished', step);
         }
-        if (step === 2 && !opts.dryRun) await lockDatabase(deps.driver);
+        // Some repositories only (issue 14 §3): the registry is not on the database yet.
+        if (step === 2 && !opts.dryRun && !opts.repositories) await lockDatabase(deps.driver);
       } catch (err) {
         sr.error = (err as Error).message;
-        if (step === 2 && !opts.dryRun) {
+        if (step === 2 && !opts.dryRun && !opts.repositories) {
           await restoreLockfiles(deps.driver).catch((lockErr: Error) => {
             sr.error = `${sr.error}: could not restore lockfiles: ${lockErr.message}`;
           });

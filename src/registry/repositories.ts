@@ -31,6 +31,8 @@ export interface TagEntry {
    * the current link can be verified against without reading it (src/registry/listed-links.ts).
    */
   readonly currentLinkListing?: { readonly md5: string; readonly history: readonly string[] };
+  /** The listing's entry of `current/link` (its modTime: the tag's last push; issue 14 §5). */
+  readonly currentLinkFile?: FileInfo;
 }
 
 /** What the walk told about a link file besides its path. */
@@ -210,6 +212,7 @@ export async function withListedLayers(
 interface GroupTag {
   currentLinkPath: string | undefined;
   currentLinkMd5: string | undefined;
+  currentLinkFile?: FileInfo;
   history: string[];
 }
 
@@ -259,6 +262,7 @@ function addFile(group: Group, file: FileInfo, top: string, rest: string[]): voi
       if (rest.length === 4 && rest[2] === 'current' && rest[3] === 'link') {
         tag.currentLinkPath = path;
         tag.currentLinkMd5 = file.md5;
+        tag.currentLinkFile = file;
       } else if (
         rest.length === 6 &&
         rest[2] === 'index' &&
@@ -307,10 +311,11 @@ function finish(group: Group, layersListed: boolean): RepositoryEntry | undefine
   }
   const tags = [...group.tags.entries()]
     .map(([name, t]): TagEntry => {
-      const { currentLinkPath, currentLinkMd5: md5, history } = t;
+      const { currentLinkPath, currentLinkMd5: md5, history, currentLinkFile } = t;
+      const file = currentLinkFile === undefined ? {} : { currentLinkFile };
       return currentLinkPath === undefined || md5 === undefined
-        ? { name, currentLinkPath }
-        : { name, currentLinkPath, currentLinkListing: { md5, history } };
+        ? { name, currentLinkPath, ...file }
+        : { name, currentLinkPath, currentLinkListing: { md5, history }, ...file };
     })
     .sort((a, b) => compareBytewise(a.name, b.name));
   return {
