@@ -20,6 +20,7 @@ import { registerImport } from './import.js';
 import { registerBackgroundMigrate } from './background-migrate.js';
 import { registerInit } from './init.js';
 import { registerMigrate } from './migrate.js';
+import { registerVerify } from './verify.js';
 
 /** Commander outcomes that are not failures. */
 const COMMANDER_SUCCESS = new Set(['commander.helpDisplayed', 'commander.version']);
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerMigrate(database);
   registerBackgroundMigrate(program);
   registerImport(database);
+  registerVerify(database);
 
   return program;
 }
