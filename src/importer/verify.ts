@@ -9,7 +9,7 @@
 import pLimit from 'p-limit';
 import type { StorageDriver } from '../../drivers/driver.js';
 import { PathNotFoundError } from '../../drivers/errors.js';
-import type pg from 'pg';
+import type { Database } from '../db/open.js';
 import { VerifySnapshot, type DbRepository } from '../db/verify-queries.js';
 import { UsageError } from '../errors.js';
 import { enumerateBlobs } from '../registry/blobs.js';
@@ -72,7 +72,7 @@ export function sampleNames(names: readonly string[], n: number): string[] {
 
 export async function verify(
   driver: StorageDriver,
-  pool: pg.Pool,
+  pool: Database['pool'],
   opts: VerifyOptions,
 ): Promise<VerifyResult> {
   const reads = new StorageReads(driver, opts.signal);
