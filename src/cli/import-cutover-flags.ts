@@ -12,6 +12,7 @@ import type { StepNumber } from '../importer/types.js';
 import { positiveInt } from './import-flags.js';
 
 export interface CutoverFlags {
+  estimate?: boolean;
   repository?: string[];
   repositoryPrefix?: string[];
   danglingManifests?: boolean;
@@ -24,6 +25,10 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 
 export function addCutoverOptions(cmd: Command): Command {
   return cmd
+    .option(
+      '--estimate',
+      'do not import: count what storage holds from listings and predict each step’s time (as regdb inventory)',
+    )
     .addOption(
       new Option(
         '--repository <name>',

@@ -33,6 +33,7 @@ import {
   type CutoverFlags,
 } from './import-cutover-flags.js';
 import { checkRepositoryFilter } from '../importer/repository-filter.js';
+import { estimateCommand } from './estimate.js';
 
 const PENDING_MESSAGE =
   "there are pending database migrations, use the 'regdb database migrate up' command to check and apply them";
@@ -133,6 +134,7 @@ async function importCommand(
   flags: ImportFlags & CutoverFlags,
   cmd: Command,
 ): Promise<void> {
+  if (flags.estimate) return estimateCommand(configArg, {}, cmd);
   const gitlabSteps = selectedSteps(flags);
   const config = withConnectionLimit(loadCommandConfig(configArg, { requireStorage: true }), flags);
   const tagConcurrency = checkTagConcurrency(flags.tagConcurrency);

@@ -21,6 +21,7 @@ import { registerBackgroundMigrate } from './background-migrate.js';
 import { registerInit } from './init.js';
 import { registerMigrate } from './migrate.js';
 import { registerVerify } from './verify.js';
+import { registerInventory } from './estimate.js';
 
 /** Commander outcomes that are not failures. */
 const COMMANDER_SUCCESS = new Set(['commander.helpDisplayed', 'commander.version']);
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerBackgroundMigrate(program);
   registerImport(database);
   registerVerify(database);
+  registerInventory(program);
 
   return program;
 }
