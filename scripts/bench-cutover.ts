@@ -4,8 +4,9 @@
  *
  *   estimate: `regdb inventory --json`, then the real import (`--report`) into a fresh database;
  *             prints predicted and measured seconds per step and the error.
- *   throttle: imports with `--max-rows-per-second R` (each R of --rates) into fresh databases and
- *             prints rows inserted / seconds spent in steps, against R.
+ *   throttle: imports a tenth of that corpus (200 repositories, 2,000 tags) with
+ *             `--max-rows-per-second R` (each R of --rates, below the unthrottled rate) into fresh
+ *             databases and prints rows inserted / seconds spent in steps, against R.
  *
  *   npm run bench:cutover -- [--mode estimate|throttle|both] [--rates 2000,5000] [--scale N] [--json]
  *
@@ -19,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDatabase, dropDatabase } from './lib/bench-db.js';
 import { runMeasured } from './lib/bench-proc.js';
-import { DEFAULT_PARAMS, scaleParams } from './lib/synthetic-plan.js';
+import { DEFAULT_PARAMS, scaleParams, type CorpusParams } from './lib/synthetic-plan.js';
 import { readCorpusSummary, writeCorpus } from './lib/synthetic-writer.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
     args: process.argv.slice(2),
     options: {
       mode: { type: 'string', default: 'both' },
-      rates: { type: 'string', default: '2000,5000' },
+      rates: { type: 'string', default: '500,1000' },
       scale: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
     },
@@ -69,17 +70,21 @@ async function main(): Promise<void> {
   const adminUrl = process.env['REGDB_BENCH_DATABASE_URL'] ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
   const params = scaleParams(DEFAULT_PARAMS, Number(values.scale));
   const cache = process.env['REGDB_BENCH_CACHE'] ?? join(tmpdir(), 'regdb-bench');
-  const dir = join(
-    cache,
-    `corpus-r${params.repositories}-t${params.tags}-l${params.layerRefs}-s${params.sharedLayers}-seed${params.seed}`,
-  );
   mkdirSync(cache, { recursive: true });
-  if (!readCorpusSummary(dir, params)) {
-    say(`generating the corpus in ${dir}`);
-    writeCorpus(dir, params);
-  }
+  const corpusDir = (p: CorpusParams): string => {
+    const dir = join(
+      cache,
+      `corpus-r${p.repositories}-t${p.tags}-l${p.layerRefs}-s${p.sharedLayers}-seed${p.seed}`,
+    );
+    if (!readCorpusSummary(dir, p)) {
+      say(`generating the corpus in ${dir}`);
+      writeCorpus(dir, p);
+    }
+    return dir;
+  };
+  const storageOf = (dir: string) => `storage:\n  filesystem:\n    rootdirectory: ${JSON.stringify(dir)}\n`;
+  let storage = storageOf(corpusDir(params));
   const work = mkdtempSync(join(tmpdir(), 'regdb-bench-cutover-'));
-  const storage = `storage:\n  filesystem:\n    rootdirectory: ${JSON.stringify(dir)}\n`;
   const out: Record<string, unknown> = { corpus: params };
   let n = 0;
   const freshImport = async (
@@ -147,6 +152,15 @@ async function main(): Promise<void> {
     }
     if (values.mode === 'throttle' || values.mode === 'both') {
       const rates = values.rates.split(',').map(Number);
+      const small = {
+        ...params,
+        repositories: params.repositories / 10,
+        tags: params.tags / 10,
+        layerRefs: params.layerRefs / 10,
+        sharedLayers: params.sharedLayers / 10,
+      };
+      storage = storageOf(corpusDir(small));
+      out.throttleCorpus = small;
       const results = [];
       for (const rate of rates) {
         say(`import with --max-rows-per-second ${rate}`);

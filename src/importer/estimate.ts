@@ -23,6 +23,13 @@ export interface StepEstimate {
 /** Unmeasured work per step, fitted on the bench corpus (see the module comment). */
 export const STEP_FACTORS: Record<1 | 2 | 3, number> = { 1: 1, 2: 1, 3: 1 };
 
+function step2Listing(inv: Inventory): number {
+  if (!inv.directoryWalk) return 1;
+  const t = inv.total;
+  const files = t.tags + t.manifests + t.layerLinks;
+  return files === 0 ? 1 : (t.tags + t.manifests) / files;
+}
+
 export function predict(inv: Inventory, db: CopyProbe, factors = STEP_FACTORS): StepEstimate[] {
   const t = inv.total;
   const linkRate = Math.max(inv.readRate.linkReadsPerSecond, 1);
@@ -53,7 +60,8 @@ export function predict(inv: Inventory, db: CopyProbe, factors = STEP_FACTORS): 
       t.repositories + 2 * t.manifests + 2 * t.layerLinks + Math.min(t.blobs, t.layerLinks + t.manifests),
     ),
     // Tag links again; manifests are in the database. Rows: tags (and the repositories they sync).
-    step(2, inv.listingSeconds.repositories, t.tags, 0, t.tags + t.repositories),
+    // On a filesystem the walk leaves `_layers` out: its share of the listing, by files listed.
+    step(2, inv.listingSeconds.repositories * step2Listing(inv), t.tags, 0, t.tags + t.repositories),
     // One walk of common storage; a row per blob (most already there: looked up, not inserted).
     step(3, inv.listingSeconds.blobs, 0, 0, t.blobs),
   ];

@@ -31,6 +31,8 @@ export interface Inventory {
   readonly total: Counts & { blobs: number; blobBytes: string };
   /** 1: every namespace was listed; n: one in n, counts scaled by n. */
   readonly sampleEvery: number;
+  /** The driver lists directories (filesystem): step two's walk leaves `_layers` out. */
+  readonly directoryWalk: boolean;
   readonly listingSeconds: { repositories: number; blobs: number };
   /** Storage requests per second at the import's concurrency, from the timed sample. */
   readonly readRate: { linkReadsPerSecond: number; statsPerSecond: number; sampled: number };
@@ -109,6 +111,7 @@ export async function takeInventory(driver: StorageDriver, opts: InventoryOption
     namespaces,
     total: { ...total, blobs: blobs * n, blobBytes: (blobBytes * BigInt(n)).toString() },
     sampleEvery: n,
+    directoryWalk: driver.directoryWalk,
     listingSeconds: { repositories: ((t1 - t0) / 1000) * n, blobs: ((t2 - t1) / 1000) * n },
     readRate,
   };

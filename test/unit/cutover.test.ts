@@ -113,6 +113,7 @@ describe('estimate arithmetic', () => {
       namespaces: {},
       total: { repositories: 10, tags: 100, manifests: 50, layerLinks: 200, blobs: 150, blobBytes: '0' },
       sampleEvery: 1,
+      directoryWalk: false,
       listingSeconds: { repositories: 2, blobs: 1 },
       readRate: { linkReadsPerSecond: 100, statsPerSecond: 150, sampled: 10 },
     };
@@ -135,5 +136,11 @@ describe('estimate arithmetic', () => {
     expect(two!.seconds).toBeCloseTo(3);
     // step 3: 1 s listing; 150 rows: 0.3 s.
     expect(three!.seconds).toBeCloseTo(1);
+    // On a filesystem step two's walk leaves `_layers` out: 2 s x (100 + 50) / 350 + 1 s of reads.
+    const fs = predict(
+      { ...inv, directoryWalk: true },
+      { rows: 1, copyRowsPerSecond: 1000, mergeRowsPerSecond: 1000 },
+    );
+    expect(fs[1]!.storageSeconds).toBeCloseTo((2 * 150) / 350 + 1);
   });
 });
