@@ -4,7 +4,7 @@
  * listings carry that time (no extra request); the filesystem driver reads it with one lstat of the
  * listed file, only when this option asks. GitLab's importer (the default) stamps the import time.
  */
-import type { TagEntry } from '../registry/repositories.js';
+import { tagLinkFile, type TagEntry } from '../registry/repositories.js';
 
 export type TagTimestamps = 'import' | 'storage';
 
@@ -13,6 +13,6 @@ export const TAG_TIMESTAMP_CHOICES: readonly TagTimestamps[] = ['import', 'stora
 /** `{ pushedAt }` when asked for and the listing knows the time; `{}` otherwise. */
 export function tagPushedAt(tag: TagEntry, fromStorage: boolean | undefined): { pushedAt?: Date } {
   if (!fromStorage) return {};
-  const t = tag.currentLinkFile?.modTime;
+  const t = tagLinkFile(tag)?.modTime;
   return t instanceof Date && !Number.isNaN(t.getTime()) ? { pushedAt: t } : {};
 }

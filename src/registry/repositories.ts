@@ -31,8 +31,18 @@ export interface TagEntry {
    * the current link can be verified against without reading it (src/registry/listed-links.ts).
    */
   readonly currentLinkListing?: { readonly md5: string; readonly history: readonly string[] };
-  /** The listing's entry of `current/link` (its modTime: the tag's last push; issue 14 §5). */
-  readonly currentLinkFile?: FileInfo;
+}
+
+/**
+ * The listing's entry of each tag's `current/link` (its modTime is the tag's last push; issue 14 §5),
+ * kept beside the tag rather than in it: a filesystem entry stats itself when its time is read, so
+ * only a caller that asks pays for it.
+ */
+const linkFiles = new WeakMap<TagEntry, FileInfo>();
+
+/** The walk's entry of the tag's `current/link`, when the walk met one. */
+export function tagLinkFile(tag: TagEntry): FileInfo | undefined {
+  return linkFiles.get(tag);
 }
 
 /** What the walk told about a link file besides its path. */
@@ -312,10 +322,12 @@ function finish(group: Group, layersListed: boolean): RepositoryEntry | undefine
   const tags = [...group.tags.entries()]
     .map(([name, t]): TagEntry => {
       const { currentLinkPath, currentLinkMd5: md5, history, currentLinkFile } = t;
-      const file = currentLinkFile === undefined ? {} : { currentLinkFile };
-      return currentLinkPath === undefined || md5 === undefined
-        ? { name, currentLinkPath, ...file }
-        : { name, currentLinkPath, currentLinkListing: { md5, history }, ...file };
+      const tag: TagEntry =
+        currentLinkPath === undefined || md5 === undefined
+          ? { name, currentLinkPath }
+          : { name, currentLinkPath, currentLinkListing: { md5, history } };
+      if (currentLinkFile !== undefined) linkFiles.set(tag, currentLinkFile);
+      return tag;
     })
     .sort((a, b) => compareBytewise(a.name, b.name));
   return {
