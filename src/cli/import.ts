@@ -28,12 +28,20 @@ import {
 import { importLogPath } from './import-log.js';
 import { createImportProgress, summary } from './import-output.js';
 import { interruptSignal } from './interrupt.js';
+import {
+  addCutoverOptions,
+  cutoverOptions,
+  withConnectionLimit,
+  type CutoverFlags,
+} from './import-cutover-flags.js';
+import { checkRepositoryFilter } from '../importer/repository-filter.js';
+import { estimateCommand } from './estimate.js';
 
 const PENDING_MESSAGE =
   "there are pending database migrations, use the 'regdb database migrate up' command to check and apply them";
 
 export function registerImport(database: Command): void {
-  database
+  const cmd = database
     .command('import')
     .description(
       "import a registry's metadata from its storage into the database. Untagged manifests are not " +
@@ -117,17 +125,24 @@ export function registerImport(database: Command): void {
       "queue GC rows through GitLab's row triggers, one row at a time, even where regdb can write them set-based",
     )
     .option('--report <file>', 'write the summary as JSON, with up to 20 example paths per skip reason')
-    .option('--shard <I/N>', 'import only the repositories (and blob prefixes) of shard I of N')
-    .action(async (configArg: string | undefined, flags: ImportFlags, cmd: Command) => {
-      await importCommand(configArg, flags, cmd);
-    });
+    .option('--shard <I/N>', 'import only the repositories (and blob prefixes) of shard I of N');
+  addCutoverOptions(cmd).action(async (configArg: string | undefined, flags: ImportFlags, cmd: Command) => {
+    await importCommand(configArg, flags, cmd);
+  });
 }
 
-async function importCommand(configArg: string | undefined, flags: ImportFlags, cmd: Command): Promise<void> {
-  const steps = selectedSteps(flags);
-  const config = loadCommandConfig(configArg, { requireStorage: true });
+async function importCommand(
+  configArg: string | undefined,
+  flags: ImportFlags & CutoverFlags,
+  cmd: Command,
+): Promise<void> {
+  if (flags.estimate) return estimateCommand(configArg, {}, cmd);
+  const gitlabSteps = selectedSteps(flags);
+  const config = withConnectionLimit(loadCommandConfig(configArg, { requireStorage: true }), flags);
   const tagConcurrency = checkTagConcurrency(flags.tagConcurrency);
   const shard = flags.shard !== undefined ? parseShard(flags.shard) : null;
+  const cutover = cutoverOptions(flags, gitlabSteps, flags.batchSize, shard);
+  const steps = cutover.steps;
   if (config.storage === undefined) throw new UsageError('no storage configuration provided');
 
   const started = new Date();
@@ -162,6 +177,7 @@ async function importCommand(configArg: string | undefined, flags: ImportFlags, 
   const db = await openDatabase(config.database, { logger });
   announceEmbedded(db);
   try {
+    await checkRepositoryFilter(driver, cutover.repositories);
     if (db.embedded) {
       await migrateUp(db.pool, { logger });
     } else {
@@ -199,8 +215,12 @@ async function importCommand(configArg: string | undefined, flags: ImportFlags, 
         strict: flags.strict ?? false,
         concurrency: flags.concurrency,
         tagConcurrency,
-        batchRows: flags.batchSize,
+        batchRows: cutover.batchRows,
         shard,
+        repositories: cutover.repositories,
+        danglingManifests: cutover.danglingManifests,
+        tagTimestamps: cutover.tagTimestamps,
+        ...(cutover.maxRowsPerSecond !== undefined ? { maxRowsPerSecond: cutover.maxRowsPerSecond } : {}),
         skipRecentCutoff:
           flags.preImportSkipRecent > 0 ? new Date(started.getTime() - flags.preImportSkipRecent) : null,
         now: started,

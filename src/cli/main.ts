@@ -21,6 +21,8 @@ import { registerImport } from './import.js';
 import { registerBackgroundMigrate } from './background-migrate.js';
 import { registerInit } from './init.js';
 import { registerMigrate } from './migrate.js';
+import { registerVerify } from './verify.js';
+import { registerInventory } from './estimate.js';
 
 /** Commander outcomes that are not failures. */
 const COMMANDER_SUCCESS = new Set(['commander.helpDisplayed', 'commander.version']);
@@ -57,6 +59,8 @@ export function buildProgram(): Command {
   registerMigrate(database);
   registerBackgroundMigrate(program);
   registerImport(database);
+  registerVerify(database);
+  registerInventory(program);
 
   return program;
 }

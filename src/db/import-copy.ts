@@ -92,7 +92,7 @@ export async function copyRepositoryRows(
       c,
       SQL.COPY.tags,
       each((r) => r.tags ?? []),
-      ([p, t]) => [seq++, p, t.name, b(t.manifestDigest)],
+      ([p, t]) => [seq++, p, t.name, b(t.manifestDigest), t.pushedAt ?? null],
     );
   }
 }

@@ -26,7 +26,7 @@ CREATE TEMP TABLE IF NOT EXISTS regdb_stg_manifests (
 CREATE TEMP TABLE IF NOT EXISTS regdb_stg_layers (
   seq bigint, path text, manifest_digest bytea, digest bytea, media_type text, size bigint);
 CREATE TEMP TABLE IF NOT EXISTS regdb_stg_references (seq bigint, path text, parent_digest bytea, child_digest bytea);
-CREATE TEMP TABLE IF NOT EXISTS regdb_stg_tags (seq bigint, path text, name text, manifest_digest bytea);
+CREATE TEMP TABLE IF NOT EXISTS regdb_stg_tags (seq bigint, path text, name text, manifest_digest bytea, pushed_at timestamptz);
 CREATE TEMP TABLE IF NOT EXISTS regdb_stg_repo_map (path text PRIMARY KEY, ns_id bigint, repo_id bigint, sync_tags boolean);
 CREATE TEMP TABLE IF NOT EXISTS regdb_stg_manifest_ids (path text, digest bytea, id bigint, PRIMARY KEY (path, digest));
 TRUNCATE regdb_stg_repositories, regdb_stg_blobs, regdb_stg_repository_blobs, regdb_stg_manifests,
@@ -58,7 +58,7 @@ export const COPY = {
     'config_media_type, config_digest, config_payload, non_conformant, subject_digest, artifact_media_type) FROM STDIN',
   layers: 'COPY regdb_stg_layers (seq, path, manifest_digest, digest, media_type, size) FROM STDIN',
   references: 'COPY regdb_stg_references (seq, path, parent_digest, child_digest) FROM STDIN',
-  tags: 'COPY regdb_stg_tags (seq, path, name, manifest_digest) FROM STDIN',
+  tags: 'COPY regdb_stg_tags (seq, path, name, manifest_digest, pushed_at) FROM STDIN',
 } as const;
 
 /** Find-or-create media types (spec §2.9.1); only run with dynamic media types on. */
@@ -207,10 +207,14 @@ DELETE FROM tags t USING (
   WHERE m.sync_tags AND NOT EXISTS (SELECT 1 FROM regdb_stg_tags s WHERE s.path = m.path AND s.name = x.name)) d
 WHERE t.top_level_namespace_id = d.ns_id AND t.repository_id = d.repo_id AND t.name = d.name`;
 
-/** `CreateOrUpdate` (spec §2.9.7): a moved tag switches manifest and gets updated_at. */
+/**
+ * `CreateOrUpdate` (spec §2.9.7): a moved tag switches manifest and gets updated_at. `pushed_at`
+ * (`--tag-timestamps storage`, issue 14 §5) is the current link's last-modified time; NULL keeps
+ * GitLab's times (created_at now(), updated_at NULL until the tag moves).
+ */
 export const MERGE_TAGS = `
-INSERT INTO tags (top_level_namespace_id, repository_id, manifest_id, name)
-SELECT m.ns_id, m.repo_id, x.id, s.name
+INSERT INTO tags (top_level_namespace_id, repository_id, manifest_id, name, created_at, updated_at)
+SELECT m.ns_id, m.repo_id, x.id, s.name, coalesce(s.pushed_at, now()), s.pushed_at
 FROM regdb_stg_tags s
 JOIN regdb_stg_repo_map m ON m.path = s.path
 JOIN regdb_stg_manifest_ids x ON x.path = s.path AND x.digest = s.manifest_digest
@@ -218,7 +222,7 @@ WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.top_level_namespace_id = m.ns_id
   AND t.repository_id = m.repo_id AND t.name = s.name AND t.manifest_id = x.id OFFSET 0)
 ORDER BY s.seq
 ON CONFLICT (top_level_namespace_id, repository_id, name)
-DO UPDATE SET manifest_id = EXCLUDED.manifest_id, updated_at = now()
+DO UPDATE SET manifest_id = EXCLUDED.manifest_id, updated_at = coalesce(EXCLUDED.updated_at, now())
 WHERE tags.manifest_id <> EXCLUDED.manifest_id`;
 
 /** What the database already holds for a batch of repositories (step two looks manifests up first). */

@@ -14,6 +14,7 @@ import * as SQL from './import-sql.js';
 import { chooseGcMode, type GcModeChoice } from './import-gc.js';
 import { ImportGuard } from './import-guard.js';
 import { killPoint, setHookStep } from '../importer/test-hooks.js';
+import { insertedRows, type RowThrottle } from './write-throttle.js';
 
 /** SQLSTATE 40P01 deadlock_detected, 40001 serialization_failure: retry the batch transaction. */
 const DEADLOCK_DETECTED = '40P01';
@@ -87,6 +88,8 @@ export interface WriterOptions {
   readonly logger?: Logger;
   /** Fill the GC queues set-based where that is provably equivalent (import-gc.ts); default true. */
   readonly setBasedGc?: boolean;
+  /** `--max-rows-per-second` (issue 14 §6): paces batches by the rows they insert. */
+  readonly throttle?: RowThrottle;
 }
 
 export interface RepositoryState {
@@ -293,6 +296,7 @@ export class ImportWriter {
   async write(batch: Batch): Promise<Inserted> {
     setHookStep(batch.kind === 'blobs' ? 3 : batch.step);
     if (this.dryClient) return this.onDryClient((c) => this.writeOn(c, batch));
+    await this.opts.throttle?.ready();
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken = false;
@@ -309,6 +313,7 @@ export class ImportWriter {
         killPoint('before-commit');
         await this.run(client, 'commit', 'COMMIT');
         killPoint('after-commit');
+        this.opts.throttle?.charge(insertedRows(inserted));
         return inserted;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {

@@ -17,6 +17,7 @@ import {
   type RepositoryProblem,
 } from '../registry/repositories.js';
 import { readRepository } from './read-repository.js';
+import { filterWalkRoot, inRepositoryFilter, type RepositoryFilter } from './repository-filter.js';
 import type { Report, StepReport } from './report.js';
 import { buildRepositoryRows } from './rows.js';
 import { inShard, type Shard } from './shard.js';
@@ -36,6 +37,12 @@ export interface PipelineOptions {
   /** Step one skips repositories pre-imported after this instant (spec §2.15); null disables. */
   readonly skipRecentCutoff: Date | null;
   readonly now: Date;
+  /** `--repository`, `--repository-prefix` (issue 14 §3): only these repositories; null: all. */
+  readonly repositories?: RepositoryFilter | null;
+  /** `--dangling-manifests` (issue 14 §4): also every untagged revision, with its layers and references. */
+  readonly danglingManifests?: boolean;
+  /** `--tag-timestamps storage` (issue 14 §5): tags' times from their current link's last-modified time. */
+  readonly tagTimestamps?: 'import' | 'storage';
 }
 
 export interface PipelineContext {
@@ -111,7 +118,7 @@ export async function importRepositories(
   const layersLater = step === 2 && ctx.reads.driver.directoryWalk;
   // A resumed run does not walk again what the interrupted one finished (the driver may still yield
   // some of it: `startAfter` is a hint, and checkpointed repositories are skipped below anyway).
-  const files = ctx.reads.driver.walk(REPOSITORIES_ROOT, {
+  const files = ctx.reads.driver.walk(filterWalkRoot(opts.repositories), {
     prune: layersLater ? pruneRepositoryWalkAndLayers : pruneRepositoryWalk,
     emptyDirectories: true,
     onUnreadable: (path, reason) => recordSkip(ctx, opts.strict, unreadableSkip(path, reason)),
@@ -192,6 +199,8 @@ export async function importRepositories(
       {
         step,
         referrers: opts.referrers,
+        dangling: opts.danglingManifests ?? false,
+        tagTimes: opts.tagTimestamps === 'storage',
         tagConcurrency: opts.tagConcurrency,
         readConcurrency: 8,
         listingMd5: ctx.reads.driver.listingMd5,
@@ -249,6 +258,7 @@ export async function importRepositories(
   async function walkAndQueue(): Promise<void> {
     for await (const entry of groupRepositories(files, { layersListed: !layersLater })) {
       if (!inShard(topLevelNamespace(entry.name), opts.shard)) continue;
+      if (!inRepositoryFilter(entry.name, opts.repositories)) continue;
       if (checkpointed.has(entry.name)) continue;
       found++;
       if (entry.kind === 'invalid-name') {

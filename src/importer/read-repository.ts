@@ -23,6 +23,7 @@ import { CONFIG_SIZE_LIMIT, parseManifest } from '../registry/manifest.js';
 import { listingProvesLink, tagDigestFromListing } from '../registry/listed-links.js';
 import type { Repository, RepositoryProblem } from '../registry/repositories.js';
 import type { StorageReads } from './storage-reads.js';
+import { tagPushedAt } from './tag-timestamps.js';
 import type {
   ConfigFetch,
   LayerAccess,
@@ -35,6 +36,10 @@ import type {
 export interface ReadOptions {
   readonly step: 1 | 2;
   readonly referrers: boolean;
+  /** `--dangling-manifests`: read every untagged revision too (issue 14 §4). */
+  readonly dangling?: boolean;
+  /** `--tag-timestamps storage`: take each tag's time from its `current/link` listing entry. */
+  readonly tagTimes?: boolean;
   /** Tag links read at once (`--tag-concurrency`). */
   readonly tagConcurrency: number;
   /** Other reads at once within the repository. */
@@ -81,9 +86,10 @@ export async function readRepository(
   };
   const tags = await Promise.all(
     repo.tags.map((t) =>
-      tagLimit(async (): Promise<{ name: string; link: LinkFact }> => ({
+      tagLimit(async (): Promise<{ name: string; link: LinkFact; pushedAt?: Date }> => ({
         name: t.name,
         link: await tagLink(t),
+        ...tagPushedAt(t, opts.tagTimes),
       })),
     ),
   );
@@ -158,7 +164,7 @@ export async function readRepository(
   }
   const tagged = new Set(wanted.map(formatDigest));
   const untagged: string[] = [];
-  if (opts.referrers) {
+  if (opts.referrers || opts.dangling) {
     for (const key of repo.revisions.keys()) {
       if (tagged.has(key) || existingManifests.has(key)) continue;
       const d = parseDigest(key);
@@ -202,7 +208,7 @@ export async function readRepository(
     if (f.kind !== 'payload' || !f.parsed.ok || f.parsed.manifest.kind !== 'image') continue;
     const m = f.parsed.manifest;
     // An untagged manifest without a subject is never imported: no need to check its blobs.
-    if (!tagged.has(key) && !childKeys.has(key) && m.subject === null) continue;
+    if (!opts.dangling && !tagged.has(key) && !childKeys.has(key) && m.subject === null) continue;
     const cfg = parseDigest(m.config.digest);
     if (cfg.ok && m.config.size <= BigInt(CONFIG_SIZE_LIMIT) && !seen.has('c' + formatDigest(cfg.digest))) {
       seen.add('c' + formatDigest(cfg.digest));

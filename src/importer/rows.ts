@@ -6,6 +6,7 @@
 import { formatDigest, parseDigest, type Digest } from '../registry/digest.js';
 import { checkRepositoryName, topLevelNamespace } from '../registry/names.js';
 import { repositoryPath, tagCurrentLinkPath } from '../registry/paths.js';
+import { importDangling } from './dangling.js';
 import { RepositoryRowBuilder, type BuilderOptions } from './manifest-rows.js';
 import { digestFaultReason, SKIP_REASONS } from './skips.js';
 import type { RepositoryFacts, RepositoryResult, SkipRecord, StepNumber, TagRow } from './types.js';
@@ -14,6 +15,8 @@ export interface BuildOptions extends BuilderOptions {
   readonly step: Exclude<StepNumber, 3>;
   /** Client clock for `last_published_at` (spec §2.2 step 7). */
   readonly now: Date;
+  /** `--dangling-manifests` (issue 14 §4). */
+  readonly danglingManifests?: boolean;
 }
 
 /** Tags longer than this violate `tags.name`'s CHECK (spec §1.9). */
@@ -58,7 +61,11 @@ export function buildRepositoryRows(facts: RepositoryFacts, opts: BuildOptions):
         });
         continue;
       }
-      tags.push({ name: tag.name, manifestDigest: digest });
+      tags.push({
+        name: tag.name,
+        manifestDigest: digest,
+        ...(tag.pushedAt ? { pushedAt: tag.pushedAt } : {}),
+      });
       tagCount++;
       countedManifests.add(key);
     } else {
@@ -75,7 +82,8 @@ export function buildRepositoryRows(facts: RepositoryFacts, opts: BuildOptions):
     }
   }
 
-  if (opts.referrers) importReferrers(b, facts);
+  if (opts.danglingManifests) importDangling(b, facts);
+  else if (opts.referrers) importReferrers(b, facts);
 
   const rows = {
     namespace: topLevelNamespace(facts.path),

@@ -6,6 +6,7 @@
 import type { Database } from '../db/open.js';
 import type { StorageDriver } from '../../drivers/driver.js';
 import { ImportWriter } from '../db/import-writer.js';
+import { RowThrottle } from '../db/write-throttle.js';
 import { silentLogger, type Logger } from '../log.js';
 import { LOCKFILE_CONTENT, lockfilePath } from '../registry/paths.js';
 import { importBlobs } from './blobs-step.js';
@@ -13,6 +14,7 @@ import { importRepositories, recordSkip, type PipelineContext, type PipelineOpti
 import { Report, type StepReport } from './report.js';
 import { unreadableSkip } from './skips.js';
 import { StorageReads } from './storage-reads.js';
+import { filterScope } from './repository-filter.js';
 import { killPoint } from './test-hooks.js';
 import type { StepNumber } from './types.js';
 
@@ -26,6 +28,8 @@ export interface ImportOptions extends PipelineOptions {
   readonly resume: boolean;
   /** Write GC queue rows set-based where provably equivalent (false: GitLab's row triggers). */
   readonly setBasedGc?: boolean;
+  /** `--max-rows-per-second` (issue 14 §6); undefined: unthrottled. */
+  readonly maxRowsPerSecond?: number;
 }
 
 export interface ImportDeps {
@@ -55,9 +59,12 @@ const STEP_ERROR_PREFIX: Record<StepNumber, string> = {
 };
 
 /** Which run a checkpoint belongs to: the selected steps and the shard. */
-export function checkpointScope(steps: readonly StepNumber[], opts: Pick<ImportOptions, 'shard'>): string {
+export function checkpointScope(
+  steps: readonly StepNumber[],
+  opts: Pick<ImportOptions, 'shard' | 'repositories'>,
+): string {
   const shard = opts.shard ? `${opts.shard.index}/${opts.shard.count}` : 'all';
-  return `steps=${steps.join('')} shard=${shard}`;
+  return `steps=${steps.join('')} shard=${shard}${filterScope(opts.repositories)}`;
 }
 
 export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<Report> {
@@ -69,6 +76,7 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
     scope: checkpointScope(opts.steps, opts),
     logger,
     setBasedGc: opts.setBasedGc ?? true,
+    ...(opts.maxRowsPerSecond ? { throttle: new RowThrottle(opts.maxRowsPerSecond) } : {}),
   });
   report.gcTracking = writer.gc.mode;
   const ctx: PipelineContext = {
@@ -113,10 +121,11 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
           logger.debug({ step, database_seconds: writer.takeTimings() }, 'database time by statement');
           killPoint('step-finished', step);
         }
-        if (step === 2 && !opts.dryRun) await lockDatabase(deps.driver);
+        // Some repositories only (issue 14 §3): the registry is not on the database yet.
+        if (step === 2 && !opts.dryRun && !opts.repositories) await lockDatabase(deps.driver);
       } catch (err) {
         sr.error = (err as Error).message;
-        if (step === 2 && !opts.dryRun) {
+        if (step === 2 && !opts.dryRun && !opts.repositories) {
           await restoreLockfiles(deps.driver).catch((lockErr: Error) => {
             sr.error = `${sr.error}: could not restore lockfiles: ${lockErr.message}`;
           });

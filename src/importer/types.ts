@@ -40,7 +40,7 @@ export interface RepositoryFacts {
   /** Repository path (name), e.g. `group/sub/image`. */
   readonly path: string;
   /** Tags in bytewise order with their `current/link` (null: missing); empty without `_manifests/tags`. */
-  readonly tags: readonly { readonly name: string; readonly link: LinkFact }[];
+  readonly tags: readonly { readonly name: string; readonly link: LinkFact; readonly pushedAt?: Date }[];
   /** Manifests fetched, by `formatDigest` string (tagged ones, list children, referrer candidates). */
   readonly manifests: ReadonlyMap<string, ManifestFetch>;
   /** Config reads, by digest string (only configs <= 256,000 bytes are read). */
@@ -91,6 +91,8 @@ export interface ReferenceRow {
 export interface TagRow {
   readonly name: string;
   readonly manifestDigest: Digest;
+  /** `--tag-timestamps storage`: created_at/updated_at; undefined: the import time (GitLab). */
+  readonly pushedAt?: Date;
 }
 
 /** Why an item was not imported. `gitlabFatal`: GitLab's importer fails the whole run here. */

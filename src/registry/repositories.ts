@@ -33,6 +33,18 @@ export interface TagEntry {
   readonly currentLinkListing?: { readonly md5: string; readonly history: readonly string[] };
 }
 
+/**
+ * The listing's entry of each tag's `current/link` (its modTime is the tag's last push; issue 14 §5),
+ * kept beside the tag rather than in it: a filesystem entry stats itself when its time is read, so
+ * only a caller that asks pays for it.
+ */
+const linkFiles = new WeakMap<TagEntry, FileInfo>();
+
+/** The walk's entry of the tag's `current/link`, when the walk met one. */
+export function tagLinkFile(tag: TagEntry): FileInfo | undefined {
+  return linkFiles.get(tag);
+}
+
 /** What the walk told about a link file besides its path. */
 export interface ListedLink {
   /** Set for `_layers` links only (on the filesystem, reading it costs an lstat). */
@@ -210,6 +222,7 @@ export async function withListedLayers(
 interface GroupTag {
   currentLinkPath: string | undefined;
   currentLinkMd5: string | undefined;
+  currentLinkFile?: FileInfo;
   history: string[];
 }
 
@@ -269,6 +282,7 @@ function addFile(group: Group, file: FileInfo, top: string, rest: string[]): voi
       if (rest.length === 4 && rest[2] === 'current' && rest[3] === 'link') {
         tag.currentLinkPath = path;
         tag.currentLinkMd5 = file.md5;
+        tag.currentLinkFile = file;
       } else if (
         rest.length === 6 &&
         rest[2] === 'index' &&
@@ -317,10 +331,13 @@ function finish(group: Group, layersListed: boolean): RepositoryEntry | undefine
   }
   const tags = [...group.tags.entries()]
     .map(([name, t]): TagEntry => {
-      const { currentLinkPath, currentLinkMd5: md5, history } = t;
-      return currentLinkPath === undefined || md5 === undefined
-        ? { name, currentLinkPath }
-        : { name, currentLinkPath, currentLinkListing: { md5, history } };
+      const { currentLinkPath, currentLinkMd5: md5, history, currentLinkFile } = t;
+      const tag: TagEntry =
+        currentLinkPath === undefined || md5 === undefined
+          ? { name, currentLinkPath }
+          : { name, currentLinkPath, currentLinkListing: { md5, history } };
+      if (currentLinkFile !== undefined) linkFiles.set(tag, currentLinkFile);
+      return tag;
     })
     .sort((a, b) => compareBytewise(a.name, b.name));
   return {
