@@ -17,6 +17,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { exitCodeOf } from '../errors.js';
 import { packageVersion } from './common.js';
 import { registerImport } from './import.js';
+import { registerImportStatus } from './import-status.js';
 import { registerBackgroundMigrate } from './background-migrate.js';
 import { registerInit } from './init.js';
 import { registerMigrate } from './migrate.js';
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerMigrate(database);
   registerBackgroundMigrate(program);
   registerImport(database);
+  registerImportStatus(database);
 
   return program;
 }
