@@ -11,6 +11,16 @@ import { configArgument, loadCommandConfig, withDatabase } from './common.js';
 import { checkRunId } from './shard-flags.js';
 import { renderTable } from './table.js';
 
+/** A running shard that has not written its row for this long (heartbeats every 2 s) is likely dead. */
+const SILENT_SECONDS = 60;
+
+/** `running`, or a hint that a running shard's process is gone (killed, node lost): rerun it. */
+function shardState(s: RunRow['shards'][number]): string {
+  if (s.state === 'running' && s.silentSeconds > SILENT_SECONDS)
+    return `running? no heartbeat for ${Math.round(s.silentSeconds)} s: if its process is gone, rerun the shard`;
+  return s.state;
+}
+
 function share(part: number, whole: number): number {
   return whole === 0 ? 0 : Math.round((part / whole) * 1000) / 10;
 }
@@ -35,6 +45,7 @@ export function runJSON(run: RunRow): object {
     shards: run.shards.map((s) => ({
       index: s.index,
       state: s.state,
+      ...(s.state === 'running' ? { secondsSinceHeartbeat: Math.round(s.silentSeconds) } : {}),
       step: s.step,
       repositories: s.repositories,
       tags: s.tags,
@@ -54,6 +65,7 @@ export function runJSON(run: RunRow): object {
 function runState(run: RunRow): string {
   if (run.finishedAt !== null) return 'finished';
   if (run.shards.some((s) => s.state === 'failed')) return 'failed shards: rerun them';
+  if (run.shards.some((s) => shardState(s) !== s.state)) return 'running, with silent shards';
   return 'running';
 }
 
@@ -76,7 +88,7 @@ export function formatRun(run: RunRow): string {
     `\nlockfiles: ${switched}\n`;
   const rows = run.shards.map((s) => [
     `${s.index}/${run.shardCount}`,
-    s.state,
+    shardState(s),
     s.step === null ? '' : String(s.step),
     `${s.repositories} (${share(s.repositories, repos)}%)`,
     `${s.tags} (${share(s.tags, tags)}%)`,

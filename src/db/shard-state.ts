@@ -61,6 +61,8 @@ export interface ShardRow {
   readonly stepTwoFinishedAt: Date | null;
   readonly finishedAt: Date | null;
   readonly error: string | null;
+  /** Seconds since the shard last wrote its row (database clock). */
+  readonly silentSeconds: number;
 }
 
 export interface RunRow {
@@ -246,6 +248,7 @@ interface ShardDbRow {
   step_two_finished_at: Date | null;
   finished_at: Date | null;
   error: string | null;
+  silent_seconds: number;
 }
 
 /** Runs (newest first, or only `runId`) with their shards; empty when no sharded run ever started. */
@@ -261,7 +264,8 @@ export async function readRuns(pool: pg.Pool, runId?: string): Promise<RunRow[]>
   );
   const shards = await pool.query<ShardDbRow>(
     `SELECT run_id, shard_index, state, step, repositories, tags, blobs, attempts, started_at, updated_at,
-       step_two_finished_at, finished_at, error
+       step_two_finished_at, finished_at, error,
+       extract(epoch FROM now() - updated_at)::float8 AS silent_seconds
      FROM regdb_import.shards WHERE $1::text IS NULL OR run_id = $1 ORDER BY run_id, shard_index`,
     [runId ?? null],
   );
@@ -288,6 +292,7 @@ export async function readRuns(pool: pg.Pool, runId?: string): Promise<RunRow[]>
         stepTwoFinishedAt: s.step_two_finished_at,
         finishedAt: s.finished_at,
         error: s.error,
+        silentSeconds: s.silent_seconds,
       })),
   }));
 }
