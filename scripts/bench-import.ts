@@ -4,7 +4,7 @@
  *
  *   npm run bench -- [--scale N] [--seed N] [--driver filesystem|s3] [--runner auto|dist|tsx] [--json]
  *                    [--cache DIR] [--keep] [--repositories N --tags N --layer-refs N --shared-layers N]
- *                    [--shards N]
+ *                    [--shards N] [--latency MS (with --driver s3)]
  *                    [-- extra import flags]
  *
  * Server: REGDB_BENCH_DATABASE_URL (an admin URL: the role must create databases), default
@@ -45,6 +45,8 @@ interface Options {
   importArgs: string[];
   /** Import processes run at once, `--shard i/N` each (issue 13 §5). */
   shards: number;
+  /** Milliseconds added to every storage request (an HTTP proxy in front of s3rver). */
+  latencyMs: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -66,6 +68,7 @@ function parseOptions(argv: string[]): Options {
       'layer-refs': { type: 'string' },
       'shared-layers': { type: 'string' },
       shards: { type: 'string', default: '1' },
+      latency: { type: 'string', default: '0' },
     },
   });
   const count = (name: string, v: string | undefined, fallback: number): number => {
@@ -79,6 +82,7 @@ function parseOptions(argv: string[]): Options {
   if (values.driver !== 'filesystem' && values.driver !== 's3') {
     throw new Error(`--driver must be filesystem or s3, got "${values.driver}".`);
   }
+  if (values.latency !== '0' && values.driver !== 's3') throw new Error('--latency needs --driver s3.');
   if (values.runner !== 'auto' && values.runner !== 'dist' && values.runner !== 'tsx') {
     throw new Error(`--runner must be auto, dist or tsx, got "${values.runner}".`);
   }
@@ -101,6 +105,7 @@ function parseOptions(argv: string[]): Options {
     adminUrl: process.env['REGDB_BENCH_DATABASE_URL'] ?? DEFAULT_URL,
     importArgs: dash >= 0 ? argv.slice(dash + 1) : [],
     shards: count('shards', values.shards, 1) || 1,
+    latencyMs: count('latency', values.latency, 0),
   };
 }
 
@@ -282,6 +287,7 @@ async function main(): Promise<void> {
   const importDb = `${tag}_import`;
   const loadDb = `${tag}_load`;
   let s3: Awaited<ReturnType<typeof import('./lib/bench-s3.js').startLoadedS3>> | undefined;
+  let proxy: import('./lib/latency-proxy.js').LatencyProxy | undefined;
   try {
     let storage = `storage:\n  filesystem:\n    rootdirectory: ${JSON.stringify(c.dir)}\n`;
     if (opts.driver === 's3') {
@@ -289,6 +295,12 @@ async function main(): Promise<void> {
       say(`uploading ${c.files} files to s3rver`);
       s3 = await startLoadedS3(c.dir);
       storage = s3StorageYaml(s3.server);
+      if (opts.latencyMs > 0) {
+        const { startLatencyProxy } = await import('./lib/latency-proxy.js');
+        proxy = await startLatencyProxy(s3.server.endpoint, opts.latencyMs);
+        storage = storage.replace(s3.server.endpoint, proxy.endpoint);
+        say(`storage requests go through a proxy adding ${opts.latencyMs} ms each`);
+      }
     }
     const importUrl = await createDatabase(opts.adminUrl, importDb);
     const importCfg = join(work, 'import.yml');
@@ -338,6 +350,7 @@ async function main(): Promise<void> {
     const figures: BenchFigures = {
       corpus: c,
       driver: opts.driver,
+      ...(opts.latencyMs > 0 ? { latencyMs: opts.latencyMs } : {}),
       runner: opts.runner,
       ...(s3 ? { s3UploadSeconds: s3.seconds } : {}),
       migrateSeconds: migrated.seconds,
@@ -368,6 +381,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write((opts.json ? JSON.stringify(figures, null, 2) : renderFigures(figures)) + '\n');
   } finally {
+    if (proxy) await proxy.close();
     if (s3) await s3.server.close();
     if (!opts.keep) {
       await dropDatabase(opts.adminUrl, importDb).catch(() => undefined);

@@ -26,6 +26,8 @@ export interface ShardFigure {
 export interface BenchFigures {
   readonly corpus: CorpusSummary & { readonly dir: string; readonly reused: boolean };
   readonly driver: string;
+  /** Milliseconds a proxy added to every storage request. */
+  readonly latencyMs?: number;
   readonly runner: string;
   readonly s3UploadSeconds?: number;
   readonly migrateSeconds: number;
@@ -80,7 +82,7 @@ export function renderFigures(f: BenchFigures): string {
     `         ${int(c.repositories)} repositories, ${int(c.tags)} tags, ${int(c.taggedManifests)} tagged manifests, ` +
       `${int(c.indexes)} lists (${int(c.indexChildren)} children), ${int(c.layerRefs)} layer refs over ` +
       `${int(c.layerBlobs)} layer blobs, ${int(f.corpus.files)} files`,
-    `driver   ${f.driver}${f.s3UploadSeconds !== undefined ? ` (upload to s3rver ${f1(f.s3UploadSeconds)} s)` : ''}; ` +
+    `driver   ${f.driver}${f.latencyMs !== undefined ? ` + ${f.latencyMs} ms per request` : ''}${f.s3UploadSeconds !== undefined ? ` (upload to s3rver ${f1(f.s3UploadSeconds)} s)` : ''}; ` +
       `runner ${f.runner}; migrate up ${f2(f.migrateSeconds)} s`,
     '',
     table([
