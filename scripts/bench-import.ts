@@ -4,6 +4,7 @@
  *
  *   npm run bench -- [--scale N] [--seed N] [--driver filesystem|s3] [--runner auto|dist|tsx] [--json]
  *                    [--cache DIR] [--keep] [--repositories N --tags N --layer-refs N --shared-layers N]
+ *                    [--shards N] [--latency MS (with --driver s3)]
  *                    [-- extra import flags]
  *
  * Server: REGDB_BENCH_DATABASE_URL (an admin URL: the role must create databases), default
@@ -26,7 +27,7 @@ import {
 } from './lib/bench-limit.js';
 import { runMeasured } from './lib/bench-proc.js';
 import { cliNodeFlags } from './lib/node-flags.js';
-import { renderFigures, type BenchFigures, type StepFigure } from './lib/bench-report.js';
+import { renderFigures, type BenchFigures, type ShardFigure, type StepFigure } from './lib/bench-report.js';
 import { DEFAULT_PARAMS, scaleParams, type CorpusParams } from './lib/synthetic-plan.js';
 import { readCorpusSummary, writeCorpus, type CorpusSummary } from './lib/synthetic-writer.js';
 
@@ -42,6 +43,10 @@ interface Options {
   cache: string;
   adminUrl: string;
   importArgs: string[];
+  /** Import processes run at once, `--shard i/N` each (issue 13 §5). */
+  shards: number;
+  /** Milliseconds added to every storage request (an HTTP proxy in front of s3rver). */
+  latencyMs: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -62,6 +67,8 @@ function parseOptions(argv: string[]): Options {
       tags: { type: 'string' },
       'layer-refs': { type: 'string' },
       'shared-layers': { type: 'string' },
+      shards: { type: 'string', default: '1' },
+      latency: { type: 'string', default: '0' },
     },
   });
   const count = (name: string, v: string | undefined, fallback: number): number => {
@@ -75,6 +82,7 @@ function parseOptions(argv: string[]): Options {
   if (values.driver !== 'filesystem' && values.driver !== 's3') {
     throw new Error(`--driver must be filesystem or s3, got "${values.driver}".`);
   }
+  if (values.latency !== '0' && values.driver !== 's3') throw new Error('--latency needs --driver s3.');
   if (values.runner !== 'auto' && values.runner !== 'dist' && values.runner !== 'tsx') {
     throw new Error(`--runner must be auto, dist or tsx, got "${values.runner}".`);
   }
@@ -96,6 +104,8 @@ function parseOptions(argv: string[]): Options {
     cache: values.cache ?? process.env['REGDB_BENCH_CACHE'] ?? join(tmpdir(), 'regdb-bench'),
     adminUrl: process.env['REGDB_BENCH_DATABASE_URL'] ?? DEFAULT_URL,
     importArgs: dash >= 0 ? argv.slice(dash + 1) : [],
+    shards: count('shards', values.shards, 1) || 1,
+    latencyMs: count('latency', values.latency, 0),
   };
 }
 
@@ -175,6 +185,85 @@ interface ImportReport {
   storageRequests?: Record<string, number>;
 }
 
+/**
+ * The import: one process, or `--shards N` processes started at once (`--shard i/N`, one run). Wall
+ * time is the last process's; per step, the slowest shard's seconds and the sum of the counters;
+ * requests and CPU seconds add up; peak RSS is the largest process's.
+ */
+async function importShards(
+  opts: Options,
+  importCfg: string,
+  work: string,
+): Promise<{
+  imp: { seconds: number; peakRss: number; peakRssSource: string; cpuSeconds?: number };
+  report: ImportReport;
+  shards: ShardFigure[];
+}> {
+  const n = opts.shards;
+  const runs = await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const reportFile = join(work, `report-${i}.json`);
+      const shardArgs = n > 1 ? ['--shard', `${i}/${n}`] : [];
+      const m = await regdb(
+        opts,
+        [
+          'database',
+          'import',
+          '--report',
+          reportFile,
+          '--log-directory',
+          join(work, `log-${i}`),
+          ...shardArgs,
+          ...opts.importArgs,
+          importCfg,
+        ],
+        n > 1 ? `shard ${i}/${n}` : 'the import',
+      );
+      return { m, report: JSON.parse(readFileSync(reportFile, 'utf8')) as ImportReport };
+    }),
+  );
+  const steps = new Map<number, NonNullable<ImportReport['steps']>[number]>();
+  const requests: Record<string, number> = {};
+  for (const { report } of runs) {
+    for (const s of report.steps ?? []) {
+      const acc = steps.get(s.step);
+      if (acc === undefined) steps.set(s.step, { ...s });
+      else {
+        acc.seconds = Math.max(acc.seconds ?? 0, s.seconds ?? 0);
+        for (const k of ['repositories', 'tags', 'manifests', 'blobs'] as const)
+          if (s[k] !== undefined) acc[k] = (acc[k] ?? 0) + s[k];
+      }
+    }
+    for (const [k, v] of Object.entries(report.storageRequests ?? {})) requests[k] = (requests[k] ?? 0) + v;
+  }
+  const cpu = runs.every((r) => r.m.cpuSeconds !== undefined)
+    ? runs.reduce((s, r) => s + r.m.cpuSeconds!, 0)
+    : undefined;
+  return {
+    imp: {
+      seconds: Math.max(...runs.map((r) => r.m.seconds)),
+      peakRss: Math.max(...runs.map((r) => r.m.peakRss)),
+      peakRssSource: runs[0]!.m.peakRssSource,
+      ...(cpu !== undefined ? { cpuSeconds: cpu } : {}),
+    },
+    report: {
+      steps: [...steps.values()].sort((a, b) => a.step - b.step),
+      ...(runs.some((r) => r.report.storageRequests) ? { storageRequests: requests } : {}),
+    },
+    shards: runs.map(({ m, report }, i) => {
+      const two = report.steps?.find((s) => s.step === 2);
+      return {
+        shard: i,
+        seconds: m.seconds,
+        ...(m.cpuSeconds !== undefined ? { cpuSeconds: m.cpuSeconds } : {}),
+        peakRssMB: m.peakRss / 2 ** 20,
+        repositories: two?.repositories ?? 0,
+        tags: two?.tags ?? 0,
+      };
+    }),
+  };
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   mkdirSync(opts.cache, { recursive: true });
@@ -198,6 +287,7 @@ async function main(): Promise<void> {
   const importDb = `${tag}_import`;
   const loadDb = `${tag}_load`;
   let s3: Awaited<ReturnType<typeof import('./lib/bench-s3.js').startLoadedS3>> | undefined;
+  let proxy: import('./lib/latency-proxy.js').LatencyProxy | undefined;
   try {
     let storage = `storage:\n  filesystem:\n    rootdirectory: ${JSON.stringify(c.dir)}\n`;
     if (opts.driver === 's3') {
@@ -205,6 +295,12 @@ async function main(): Promise<void> {
       say(`uploading ${c.files} files to s3rver`);
       s3 = await startLoadedS3(c.dir);
       storage = s3StorageYaml(s3.server);
+      if (opts.latencyMs > 0) {
+        const { startLatencyProxy } = await import('./lib/latency-proxy.js');
+        proxy = await startLatencyProxy(s3.server.endpoint, opts.latencyMs);
+        storage = storage.replace(s3.server.endpoint, proxy.endpoint);
+        say(`storage requests go through a proxy adding ${opts.latencyMs} ms each`);
+      }
     }
     const importUrl = await createDatabase(opts.adminUrl, importDb);
     const importCfg = join(work, 'import.yml');
@@ -217,14 +313,8 @@ async function main(): Promise<void> {
     const tables = await tablesInFkOrder(importUrl, ['public']);
     const fresh = await tableStates(importUrl, tables);
 
-    say(`import (${opts.driver})`);
-    const reportFile = join(work, 'report.json');
-    const imp = await regdb(
-      opts,
-      ['database', 'import', '--report', reportFile, '--log-directory', work, ...opts.importArgs, importCfg],
-      'the import',
-    );
-    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ImportReport;
+    say(`import (${opts.driver}${opts.shards > 1 ? `, ${opts.shards} shard processes at once` : ''})`);
+    const { imp, report, shards } = await importShards(opts, importCfg, work);
     const after = await tableStates(importUrl, tables);
 
     say('copy out the final rows, \\copy them into a fresh migrated database');
@@ -260,6 +350,7 @@ async function main(): Promise<void> {
     const figures: BenchFigures = {
       corpus: c,
       driver: opts.driver,
+      ...(opts.latencyMs > 0 ? { latencyMs: opts.latencyMs } : {}),
       runner: opts.runner,
       ...(s3 ? { s3UploadSeconds: s3.seconds } : {}),
       migrateSeconds: migrated.seconds,
@@ -268,6 +359,8 @@ async function main(): Promise<void> {
         steps,
         peakRssMB: imp.peakRss / 2 ** 20,
         peakRssSource: imp.peakRssSource,
+        ...(imp.cpuSeconds !== undefined ? { cpuSeconds: imp.cpuSeconds } : {}),
+        ...(shards.length > 1 ? { shards } : {}),
         ...(requests ? { requests } : {}),
         ...(totalRequests !== undefined && tags > 0 ? { requestsPerTag: totalRequests / tags } : {}),
         tags,
@@ -288,6 +381,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write((opts.json ? JSON.stringify(figures, null, 2) : renderFigures(figures)) + '\n');
   } finally {
+    if (proxy) await proxy.close();
     if (s3) await s3.server.close();
     if (!opts.keep) {
       await dropDatabase(opts.adminUrl, importDb).catch(() => undefined);

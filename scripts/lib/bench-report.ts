@@ -13,9 +13,21 @@ export interface StepFigure {
   readonly blobs?: number;
 }
 
+/** One of `--shards N` import processes. */
+export interface ShardFigure {
+  readonly shard: number;
+  readonly seconds: number;
+  readonly cpuSeconds?: number;
+  readonly peakRssMB: number;
+  readonly repositories: number;
+  readonly tags: number;
+}
+
 export interface BenchFigures {
   readonly corpus: CorpusSummary & { readonly dir: string; readonly reused: boolean };
   readonly driver: string;
+  /** Milliseconds a proxy added to every storage request. */
+  readonly latencyMs?: number;
   readonly runner: string;
   readonly s3UploadSeconds?: number;
   readonly migrateSeconds: number;
@@ -24,6 +36,9 @@ export interface BenchFigures {
     readonly steps: readonly StepFigure[];
     readonly peakRssMB: number;
     readonly peakRssSource: string;
+    /** User + system CPU seconds of the import process(es). */
+    readonly cpuSeconds?: number;
+    readonly shards?: readonly ShardFigure[];
     readonly requests?: Readonly<Record<string, number>>;
     readonly requestsPerTag?: number;
     readonly tags: number;
@@ -67,7 +82,7 @@ export function renderFigures(f: BenchFigures): string {
     `         ${int(c.repositories)} repositories, ${int(c.tags)} tags, ${int(c.taggedManifests)} tagged manifests, ` +
       `${int(c.indexes)} lists (${int(c.indexChildren)} children), ${int(c.layerRefs)} layer refs over ` +
       `${int(c.layerBlobs)} layer blobs, ${int(f.corpus.files)} files`,
-    `driver   ${f.driver}${f.s3UploadSeconds !== undefined ? ` (upload to s3rver ${f1(f.s3UploadSeconds)} s)` : ''}; ` +
+    `driver   ${f.driver}${f.latencyMs !== undefined ? ` + ${f.latencyMs} ms per request` : ''}${f.s3UploadSeconds !== undefined ? ` (upload to s3rver ${f1(f.s3UploadSeconds)} s)` : ''}; ` +
       `runner ${f.runner}; migrate up ${f2(f.migrateSeconds)} s`,
     '',
     table([
@@ -80,7 +95,23 @@ export function renderFigures(f: BenchFigures): string {
         s.manifests !== undefined ? int(s.manifests) : '-',
         s.blobs !== undefined ? int(s.blobs) : '-',
       ]),
-      ['import wall (process)', f2(im.wallSeconds), '', '', '', ''],
+      [
+        im.shards ? `import wall (${im.shards.length} shard processes)` : 'import wall (process)',
+        f2(im.wallSeconds),
+        '',
+        '',
+        '',
+        '',
+      ],
+      ...(im.cpuSeconds !== undefined ? [['import CPU user+sys', f2(im.cpuSeconds), '', '', '', '']] : []),
+      ...(im.shards ?? []).map((s) => [
+        `  shard ${s.shard} (peak RSS ${f1(s.peakRssMB)} MB${s.cpuSeconds !== undefined ? `, CPU ${f2(s.cpuSeconds)} s` : ''})`,
+        f2(s.seconds),
+        int(s.repositories),
+        int(s.tags),
+        '',
+        '',
+      ]),
     ]),
     '',
     table([

@@ -13,6 +13,11 @@ export interface CorpusParams {
   /** Distinct layer blobs the layer descriptors are drawn from. */
   readonly sharedLayers: number;
   readonly seed: number;
+  /**
+   * Share (0-1) of the repositories put in one top-level namespace, `group-big` (issue 13 §2: a large
+   * group that a namespace shard key would put on one worker). Absent or 0: groups of about 20.
+   */
+  readonly bigNamespace?: number;
 }
 
 export const DEFAULT_PARAMS: CorpusParams = {
@@ -31,6 +36,7 @@ export function scaleParams(p: CorpusParams, scale: number): CorpusParams {
     layerRefs: p.layerRefs * scale,
     sharedLayers: p.sharedLayers * scale,
     seed: p.seed,
+    ...(p.bigNamespace !== undefined ? { bigNamespace: p.bigNamespace } : {}),
   };
 }
 
@@ -120,7 +126,9 @@ function repositoryPaths(params: CorpusParams): string[] {
   for (let i = 0; i < params.repositories; i++) {
     const rng = createRng(params.seed, STREAM.name, i);
     const g = i % groups;
-    const group = `group-${pad(g, 3)}`;
+    const big = params.bigNamespace ?? 0;
+    // Every repository whose index falls in the first `big` of each hundred goes to group-big.
+    const group = i % 100 < big * 100 ? 'group-big' : `group-${pad(g, 3)}`;
     const below = i - groups;
     const nested = below >= 0 ? paths[below] : undefined;
     if (nested !== undefined && rng.chance(NESTED_REPO_SHARE)) {

@@ -27,6 +27,7 @@ export interface ImportFlags {
   gcTriggers?: boolean;
   report?: string;
   shard?: string;
+  runId?: string;
 }
 
 const UNIT_MS: Record<string, number> = {

@@ -13,7 +13,7 @@ import { openDatabase } from '../db/open.js';
 import { UsageError } from '../errors.js';
 import { ImportFailure, runImport } from '../importer/run.js';
 import { countWork } from '../importer/work-count.js';
-import { parseShard } from '../importer/shard.js';
+import { deriveRunId, ShardRun } from '../importer/shard-run.js';
 import { createLogger, type Logger } from '../log.js';
 import { announceEmbedded, configArgument, loadCommandConfig, logSettings } from './common.js';
 import {
@@ -36,6 +36,8 @@ import {
 } from './import-cutover-flags.js';
 import { checkRepositoryFilter } from '../importer/repository-filter.js';
 import { estimateCommand } from './estimate.js';
+import { runReport } from './import-status.js';
+import { checkRunId, resolveShard, runIdentity } from './shard-flags.js';
 
 const PENDING_MESSAGE =
   "there are pending database migrations, use the 'regdb database migrate up' command to check and apply them";
@@ -125,7 +127,14 @@ export function registerImport(database: Command): void {
       "queue GC rows through GitLab's row triggers, one row at a time, even where regdb can write them set-based",
     )
     .option('--report <file>', 'write the summary as JSON, with up to 20 example paths per skip reason')
-    .option('--shard <I/N>', 'import only the repositories (and blob prefixes) of shard I of N');
+    .option(
+      '--shard <I/N|auto>',
+      'import only the repositories (and blob prefixes) of shard I of N; auto: from JOB_COMPLETION_INDEX and REGDB_SHARD_COUNT',
+    )
+    .option(
+      '--run-id <id>',
+      'the sharded run this shard belongs to (default: derived from the config, N and the steps)',
+    );
   addCutoverOptions(cmd).action(async (configArg: string | undefined, flags: ImportFlags, cmd: Command) => {
     await importCommand(configArg, flags, cmd);
   });
@@ -140,7 +149,9 @@ async function importCommand(
   const gitlabSteps = selectedSteps(flags);
   const config = withConnectionLimit(loadCommandConfig(configArg, { requireStorage: true }), flags);
   const tagConcurrency = checkTagConcurrency(flags.tagConcurrency);
-  const shard = flags.shard !== undefined ? parseShard(flags.shard) : null;
+  const shard = flags.shard !== undefined ? resolveShard(flags.shard) : null;
+  if (flags.runId !== undefined && shard === null) throw new UsageError('--run-id needs --shard');
+  const runId = flags.runId !== undefined ? checkRunId(flags.runId) : undefined;
   const cutover = cutoverOptions(flags, gitlabSteps, flags.batchSize, shard);
   const steps = cutover.steps;
   if (config.storage === undefined) throw new UsageError('no storage configuration provided');
@@ -176,6 +187,19 @@ async function importCommand(
   const driver = await createDriver(config.storage, { logger });
   const db = await openDatabase(config.database, { logger });
   announceEmbedded(db);
+  const run =
+    shard !== null && !(flags.dryRun ?? false)
+      ? ShardRun.create(
+          db.pool,
+          runId ?? deriveRunId(runIdentity(config), shard.count, steps),
+          shard,
+          steps,
+          {
+            fresh: !flags.resume,
+            logger,
+          },
+        )
+      : undefined;
   try {
     await checkRepositoryFilter(driver, cutover.repositories);
     if (db.embedded) {
@@ -202,6 +226,7 @@ async function importCommand(
         logger,
         onProgress: progress ? (s, found) => progress.update(s, found) : undefined,
         signal: interruptSignal(),
+        run,
       },
       {
         steps,
@@ -228,14 +253,22 @@ async function importCommand(
     ).finally(() => progress?.done());
     process.stdout.write(summary(report));
     if (flags.report !== undefined)
-      await writeFile(flags.report, JSON.stringify(report.toJSON(), null, 2) + '\n');
+      await writeFile(
+        flags.report,
+        JSON.stringify({ ...(report.toJSON() as object), ...(await runReport(db.pool, run)) }, null, 2) +
+          '\n',
+      );
     if (logPath !== undefined) process.stderr.write('registry import complete\n');
   } catch (err) {
     if (err instanceof UsageError) throw err;
     if (err instanceof ImportFailure && flags.report !== undefined) {
       await writeFile(
         flags.report,
-        JSON.stringify({ ...(err.report.toJSON() as object), error: err.message }, null, 2) + '\n',
+        JSON.stringify(
+          { ...(err.report.toJSON() as object), ...(await runReport(db.pool, run)), error: err.message },
+          null,
+          2,
+        ) + '\n',
       );
     }
     throw new Error(`failed to import metadata: ${(err as Error).message}`, { cause: err });

@@ -18,6 +18,7 @@ import { exitCodeOf } from '../errors.js';
 import { packageVersion } from './common.js';
 import { installInterruptHandlers, interruptedExitStatus, receivedSignal } from './interrupt.js';
 import { registerImport } from './import.js';
+import { registerImportStatus } from './import-status.js';
 import { registerBackgroundMigrate } from './background-migrate.js';
 import { registerInit } from './init.js';
 import { registerMigrate } from './migrate.js';
@@ -61,6 +62,7 @@ export function buildProgram(): Command {
   registerImport(database);
   registerVerify(database);
   registerInventory(program);
+  registerImportStatus(database);
 
   return program;
 }

@@ -7,7 +7,6 @@
 import pLimit from 'p-limit';
 import type { Logger } from '../log.js';
 import type { ImportWriter, RepositoryState } from '../db/import-writer.js';
-import { topLevelNamespace } from '../registry/names.js';
 import { REPOSITORIES_ROOT } from '../registry/paths.js';
 import {
   groupRepositories,
@@ -257,7 +256,7 @@ export async function importRepositories(
 
   async function walkAndQueue(): Promise<void> {
     for await (const entry of groupRepositories(files, { layersListed: !layersLater })) {
-      if (!inShard(topLevelNamespace(entry.name), opts.shard)) continue;
+      if (!inShard(entry.name, opts.shard)) continue;
       if (!inRepositoryFilter(entry.name, opts.repositories)) continue;
       if (checkpointed.has(entry.name)) continue;
       found++;

@@ -13,6 +13,7 @@ import { importBlobs } from './blobs-step.js';
 import { importRepositories, recordSkip, type PipelineContext, type PipelineOptions } from './pipeline.js';
 import { Report, type StepReport } from './report.js';
 import { unreadableSkip } from './skips.js';
+import type { RunCoordinator } from './shard-run.js';
 import { StorageReads } from './storage-reads.js';
 import { filterScope } from './repository-filter.js';
 import { killPoint } from './test-hooks.js';
@@ -38,6 +39,8 @@ export interface ImportDeps {
   readonly logger?: Logger;
   readonly onProgress?: (step: StepReport, found: number) => void;
   readonly signal?: AbortSignal;
+  /** A shard's run (issue 13): it decides when the lockfiles switch. Absent: this process is the run. */
+  readonly run?: RunCoordinator;
 }
 
 /** A failed run, with what it did before failing (the CLI still prints and writes the report). */
@@ -99,6 +102,7 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
   );
   let failure: Error | undefined;
   try {
+    await deps.run?.start(report);
     if (!opts.resume) await writer.clearScope();
     for (const step of opts.steps) {
       const sr = report.startStep(step);
@@ -122,10 +126,13 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
           killPoint('step-finished', step);
         }
         // Some repositories only (issue 14 §3): the registry is not on the database yet.
-        if (step === 2 && !opts.dryRun && !opts.repositories) await lockDatabase(deps.driver);
+        if (step === 2 && !opts.dryRun && !opts.repositories) {
+          if (deps.run) await deps.run.stepTwoFinished(() => switchOrRestore(deps.driver));
+          else await lockDatabase(deps.driver);
+        }
       } catch (err) {
         sr.error = (err as Error).message;
-        if (step === 2 && !opts.dryRun && !opts.repositories) {
+        if (step === 2 && !opts.dryRun && !opts.repositories && !deps.run) {
           await restoreLockfiles(deps.driver).catch((lockErr: Error) => {
             sr.error = `${sr.error}: could not restore lockfiles: ${lockErr.message}`;
           });
@@ -144,8 +151,12 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
       if (counts)
         report.rowCount = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v.toString()]));
     }
+    await deps.run?.finished();
   } catch (err) {
     failure = err as Error;
+    await deps.run?.failed(failure.message).catch((runErr: Error) => {
+      logger.error({ err: runErr }, 'could not record the failed shard in regdb_import.shards');
+    });
   } finally {
     await writer.close();
     report.finishedAt = new Date();
@@ -166,6 +177,16 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
 async function lockDatabase(driver: StorageDriver): Promise<void> {
   await driver.delete(lockfilePath('filesystem-in-use'));
   await driver.putContent(lockfilePath('database-in-use'), Buffer.from(LOCKFILE_CONTENT));
+}
+
+/** A shard's switch: on failure the lockfiles go back before the error propagates. */
+async function switchOrRestore(driver: StorageDriver): Promise<void> {
+  try {
+    await lockDatabase(driver);
+  } catch (err) {
+    await restoreLockfiles(driver).catch(() => undefined);
+    throw err;
+  }
 }
 
 async function restoreLockfiles(driver: StorageDriver): Promise<void> {

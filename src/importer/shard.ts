@@ -1,6 +1,10 @@
 /**
- * `--shard I/N`: a process imports the repositories whose top-level namespace hashes to I (and the
- * blob prefixes that hash to I in step three), so N processes can share one registry (issue 5 §3).
+ * `--shard I/N`: a process imports the repositories whose path hashes to I (and the blob prefixes that
+ * hash to I in step three), so N processes can share one registry (issue 5 §3). The key is the whole
+ * repository path, not its top-level namespace (issue 13 §2): one large group spreads over all N
+ * shards instead of landing on one. It depends on nothing but the path and N, so it is the same on
+ * every restart and every machine. Shards that meet on a namespace or a blob insert it once
+ * (`ON CONFLICT DO NOTHING`, src/db/import-sql.ts).
  */
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
