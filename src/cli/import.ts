@@ -215,6 +215,7 @@ async function importCommand(
           repositories: steps.includes(1) || steps.includes(2),
           blobs: steps.includes(3),
           shard,
+          filter: cutover.repositories,
           signal: interruptSignal(),
         }),
       );

@@ -6,12 +6,12 @@
  *   repository, so the count is left out there (progress then shows a count and a rate, no total).
  * - blob prefixes (`sha256/ab`), on every storage: one or two listings. Digests are uniform, so the
  *   share of prefixes done is the share of blobs done.
- * Both honour the shard. A missing root counts as zero.
+ * Both honour the shard; repositories also the --repository filter. A missing root counts as zero.
  */
 import type { StorageDriver } from '../../drivers/driver.js';
 import { PathNotFoundError } from '../../drivers/errors.js';
-import { topLevelNamespace } from '../registry/names.js';
 import { BLOBS_ROOT, REPOSITORIES_ROOT } from '../registry/paths.js';
+import { inRepositoryFilter, type RepositoryFilter } from './repository-filter.js';
 import { inShard, type Shard } from './shard.js';
 
 export interface WorkCount {
@@ -40,6 +40,7 @@ async function listOrEmpty(driver: StorageDriver, path: string, signal?: AbortSi
 async function countRepositories(
   driver: StorageDriver,
   shard: Shard | null,
+  filter: RepositoryFilter | null | undefined,
   signal?: AbortSignal,
 ): Promise<number> {
   let count = 0;
@@ -50,7 +51,7 @@ async function countRepositories(
     const names = children.map((c) => baseName(c.path));
     if (dir !== REPOSITORIES_ROOT && names.some((n) => REPOSITORY_MARKERS.has(n))) {
       const name = dir.slice(REPOSITORIES_ROOT.length + 1);
-      if (inShard(topLevelNamespace(name), shard)) count++;
+      if (inShard(name, shard) && inRepositoryFilter(name, filter)) count++;
     }
     for (const c of children) if (!baseName(c.path).startsWith('_')) pending.push(c.path);
   }
@@ -60,6 +61,7 @@ async function countRepositories(
 async function countBlobPrefixes(
   driver: StorageDriver,
   shard: Shard | null,
+  filter: RepositoryFilter | null | undefined,
   signal?: AbortSignal,
 ): Promise<number> {
   let count = 0;
@@ -75,11 +77,17 @@ async function countBlobPrefixes(
 
 export async function countWork(
   driver: StorageDriver,
-  opts: { repositories: boolean; blobs: boolean; shard: Shard | null; signal?: AbortSignal },
+  opts: {
+    repositories: boolean;
+    blobs: boolean;
+    shard: Shard | null;
+    filter?: RepositoryFilter | null;
+    signal?: AbortSignal;
+  },
 ): Promise<WorkCount> {
   const repositories =
     opts.repositories && driver.directoryWalk
-      ? await countRepositories(driver, opts.shard, opts.signal)
+      ? await countRepositories(driver, opts.shard, opts.filter, opts.signal)
       : undefined;
   const blobPrefixes = opts.blobs ? await countBlobPrefixes(driver, opts.shard, opts.signal) : 0;
   return { ...(repositories !== undefined ? { repositories } : {}), blobPrefixes };

@@ -140,7 +140,7 @@ async function importProcess(
   clearTimeout(timer);
   if (result === 'timeout') {
     killChildrenRunning(config);
-    return { code: null, stdout: '', stderr: '', timedOut: true };
+    return { code: null, signal: null, stdout: '', stderr: '', timedOut: true };
   }
   return { ...result, timedOut: false };
 }

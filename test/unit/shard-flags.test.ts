@@ -42,6 +42,7 @@ describe('run identity', () => {
       pool: {},
     },
     storage: { driver: 's3', key: 's3', parameters: { bucket, secretkey: 'SECRET-KEY', region: 'eu' } },
+    log: {},
   });
 
   it('is the same for every shard of one registry, database and N, and differs otherwise', () => {
