@@ -61,7 +61,6 @@ async function countRepositories(
 async function countBlobPrefixes(
   driver: StorageDriver,
   shard: Shard | null,
-  filter: RepositoryFilter | null | undefined,
   signal?: AbortSignal,
 ): Promise<number> {
   let count = 0;
