@@ -17,6 +17,14 @@ import { syntheticTree, writeImportConfig, type SyntheticTree } from './import-k
 
 const BIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 
+/** The environment of a user who set none of regdb's log variables. */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ['REGDB_LOG_LEVEL', 'REGDB_LOG_FILE', 'REGDB_LOG_FORMAT', 'REGISTRY_LOG_LEVEL'])
+    delete env[k];
+  return { ...env, ...extra };
+}
+
 interface Run {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -35,7 +43,7 @@ function regdb(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, REGDB_LOG_LEVEL: '', REGDB_LOG_FILE: '', ...opts.env },
+      env: cleanEnv(opts.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -61,7 +69,7 @@ function regdbOnTerminal(args: readonly string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qec', quoted, '/dev/null'], {
       cwd: REPO_ROOT,
-      env: { ...process.env, REGDB_LOG_LEVEL: '', REGDB_LOG_FILE: '', TERM: 'xterm' },
+      env: cleanEnv({ TERM: 'xterm' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
