@@ -4,6 +4,8 @@
  * A terminal gets readable text lines (pino-pretty: time, level, message, the fields that matter);
  * a pipe or a file gets pino's JSON lines, unless the format is given (the config's log.formatter).
  */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { isatty } from 'node:tty';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
@@ -91,11 +93,25 @@ function destinationOf(dest: LoggerOptions['destination']): DestinationStream {
   return pino.destination({ dest: dest.file, mkdir: true, sync: true });
 }
 
+/** Log files are created readable by their owner only (GitLab's importer: mode 0600), appended to. */
+function createLogFile(file: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  closeSync(openSync(file, 'a', 0o600));
+}
+
 /** Builds the root logger. Throws on an unknown level (the caller maps it to a usage error). */
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = (opts.level ?? 'info').toLowerCase();
   if (!LEVELS.has(level)) {
     throw new Error(`unknown log level "${opts.level}": use one of ${[...LEVELS].join(', ')}`);
+  }
+  const dest = opts.destination;
+  if (typeof dest === 'object' && 'file' in dest) {
+    try {
+      createLogFile(dest.file);
+    } catch (err) {
+      throw new Error(`cannot write the log file ${dest.file}: ${(err as Error).message}`, { cause: err });
+    }
   }
   return pino(
     {

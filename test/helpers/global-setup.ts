@@ -200,7 +200,8 @@ async function ensureScramRole(chosen: Chosen): Promise<string> {
   for (;;) {
     const wrong = await connectError(withCredentials(adminUrl, SCRAM_ROLE, 'not-the-password'));
     const right = await connectError(url);
-    if ((wrong as { code?: string } | undefined)?.code === INVALID_PASSWORD && right === undefined) return url;
+    if ((wrong as { code?: string } | undefined)?.code === INVALID_PASSWORD && right === undefined)
+      return url;
     if (Date.now() > deadline) {
       throw new Error(
         `${SCRAM_ROLE} on the ${source} server: a wrong password gave ${String(wrong)}, ` +

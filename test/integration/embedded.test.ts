@@ -38,6 +38,7 @@ describe('embedded PostgreSQL', () => {
     expect(config).toEqual({
       kind: 'embedded',
       dataDir: join(dir, '.regdb', 'postgres'),
+      dataDirIsDefault: true,
       port: 0,
       user: 'regdb',
       password: '',

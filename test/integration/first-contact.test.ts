@@ -17,6 +17,14 @@ import { syntheticTree, writeImportConfig, type SyntheticTree } from './import-k
 
 const BIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 
+/** The environment of a user who set none of regdb's log variables. */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ['REGDB_LOG_LEVEL', 'REGDB_LOG_FILE', 'REGDB_LOG_FORMAT', 'REGISTRY_LOG_LEVEL'])
+    delete env[k];
+  return { ...env, ...extra };
+}
+
 interface Run {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -35,7 +43,7 @@ function regdb(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, REGDB_LOG_LEVEL: '', REGDB_LOG_FILE: '', ...opts.env },
+      env: cleanEnv(opts.env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -61,7 +69,7 @@ function regdbOnTerminal(args: readonly string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qec', quoted, '/dev/null'], {
       cwd: REPO_ROOT,
-      env: { ...process.env, REGDB_LOG_LEVEL: '', REGDB_LOG_FILE: '', TERM: 'xterm' },
+      env: cleanEnv({ TERM: 'xterm' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -208,6 +216,42 @@ describe('a password role on a configured server', () => {
     const badRun = await regdb(status(bad));
     expect(badRun.code).toBe(2);
     expect(badRun.stderr).toContain(`${bad}: log.level: "loud" is not one of`);
+  });
+});
+
+describe('SIGINT on a configured server', () => {
+  let dir: string;
+  let db: TestDatabase;
+  let tree: SyntheticTree;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'regdb-first-contact-sigint-'));
+    db = await freshDatabase();
+    tree = syntheticTree({ repositories: 40, tags: 400, layerRefs: 2000, sharedLayers: 300, seed: 12 });
+  });
+  afterAll(async () => {
+    tree?.remove();
+    await db?.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stops cleanly with 130, keeps its checkpoints, and the same command resumes to exit 0', async () => {
+    const config = writeImportConfig(dir, db, tree.root);
+    const args = ['database', 'import', '--concurrency', '1', '--batch-size', '50', config];
+    const stopped = await regdb(args, {
+      env: { REGDB_PROGRESS_INTERVAL: '0.2' },
+      onStderr: (text) => (/import manifests: \d+% \([1-9]\d* of/.test(text) ? 'SIGINT' : undefined),
+    });
+    expect(stopped.code, describeRun(stopped)).toBe(130);
+    expect(stopped.stderr).toMatch(/regdb: stopped after SIGINT\n$/);
+    const kept = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM repositories');
+    expect(kept.rows[0]!.n).toBeLessThan(tree.summary.counts.repositories);
+
+    const resumed = await regdb(args);
+    expect(resumed.code, describeRun(resumed)).toBe(0);
+    const got = await db.pool.query<{ r: number; t: number }>(
+      'SELECT (SELECT count(*) FROM repositories)::int AS r, (SELECT count(*) FROM tags)::int AS t',
+    );
+    expect(got.rows[0]).toEqual({ r: tree.summary.counts.repositories, t: tree.summary.counts.tags });
   });
 });
 

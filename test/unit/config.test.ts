@@ -142,6 +142,7 @@ describe('the embedded default', () => {
     expect(c.database).toEqual({
       kind: 'embedded',
       dataDir: '/etc/regdb/.regdb/postgres',
+      dataDirIsDefault: true,
       port: 0,
       user: 'regdb',
       password: '',
@@ -157,6 +158,7 @@ describe('the embedded default', () => {
     expect(c.database).toMatchObject({
       kind: 'embedded',
       dataDir: '/etc/regdb/pg/data',
+      dataDirIsDefault: false,
       port: 6000,
       dbname: 'reg',
     });
