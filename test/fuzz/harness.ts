@@ -309,7 +309,7 @@ async function compareRows(
   // The damaged repository: every tagged manifest, manifest, layer, reference and blob link of the
   // undamaged import is still there (payload bytes and tag names may differ: the damage was imported
   // as it is), or the report names the damage.
-  const lost = missingFacts(reference.dump, dump, targetName, damage.renamedTo);
+  const lost = missingFacts(reference.dump, dump, targetName, damage);
   if (lost.length === 0) return;
   // Rows differ (or the repository moved): the report must name the damage.
   const names = [targetName, damage.renamedTo].filter((n): n is string => n !== undefined);
@@ -332,20 +332,35 @@ async function compareRows(
     );
 }
 
-/** What the undamaged import has for `name` that this one lacks (under `name` or `renamedTo`). */
-function missingFacts(reference: Dump, dump: Dump, name: string, renamedTo: string | undefined): string[] {
+/**
+ * What the undamaged import has for `name` that this one lacks (under `name` or the new name), less
+ * what a manifest whose bytes the damage replaced used to say, when that manifest was imported.
+ */
+function missingFacts(reference: Dump, dump: Dump, name: string, damage: Damage): string[] {
+  const repo = damage.renamedTo ?? name;
+  const imported = new Set(
+    ((dump['manifests'] ?? []) as Record<string, unknown>[])
+      .filter((r) => r['repository'] === repo)
+      .map((r) => String(r['digest'])),
+  );
+  const excused = new Set((damage.manifests ?? []).map((h) => `sha256:${h}`).filter((d) => imported.has(d)));
+  const owned = (r: Record<string, unknown>, col: string): boolean => !excused.has(String(r[col]));
   const facts = (d: Dump, repo: string): string[] => {
     const rows = (t: string): Record<string, unknown>[] =>
       ((d[t] ?? []) as Record<string, unknown>[]).filter((r) => r['repository'] === repo);
     return [
       ...rows('tags').map((r) => `tag->${String(r['manifest'])}`),
       ...rows('manifests').map((r) => `manifest ${String(r['digest'])}`),
-      ...rows('layers').map((r) => `layer ${String(r['manifest'])}/${String(r['digest'])}`),
-      ...rows('manifest_references').map((r) => `reference ${String(r['parent'])}>${String(r['child'])}`),
-      ...rows('repository_blobs').map((r) => `blob link ${String(r['digest'])}`),
+      ...rows('layers')
+        .filter((r) => owned(r, 'manifest'))
+        .map((r) => `layer ${String(r['manifest'])}/${String(r['digest'])}`),
+      ...rows('manifest_references')
+        .filter((r) => owned(r, 'parent'))
+        .map((r) => `reference ${String(r['parent'])}>${String(r['child'])}`),
+      ...(excused.size > 0 ? [] : rows('repository_blobs').map((r) => `blob link ${String(r['digest'])}`)),
     ];
   };
-  const now = facts(dump, renamedTo ?? name);
+  const now = facts(dump, repo);
   const left = [...now];
   const lost: string[] = [];
   for (const f of facts(reference, name)) {
