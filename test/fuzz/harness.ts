@@ -89,7 +89,7 @@ export async function referenceImport(
   const dir = join(work, `reference-${variant}`);
   mkdirSync(join(dir, 'root'), { recursive: true });
   writeTree(join(dir, 'root'), variantRng(seed, variant), REPOSITORY_NAMES);
-  await resetImportTables(db.pool);
+  await emptyDatabase(db);
   const run = await importProcess(db, dir, []);
   const report = readReport(dir);
   if (run.code !== 0 || report === undefined)
@@ -160,6 +160,26 @@ function killChildrenRunning(marker: string): void {
   }
 }
 
+/**
+ * resetImportTables, tried again a few times: its one transaction locks every partition, and on a
+ * PostgreSQL server shared with other test runs the lock table can be full for a moment (SQLSTATE
+ * 53200, "out of shared memory"). Not a finding: the import under test has not run yet.
+ */
+async function emptyDatabase(db: TestDatabase): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await resetImportTables(db.pool);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== OUT_OF_SHARED_MEMORY || attempt >= 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 2000 * attempt));
+    }
+  }
+}
+
+/** SQLSTATE 53200 out_of_memory: here, the shared lock table is full. */
+const OUT_OF_SHARED_MEMORY = '53200';
+
 const OLD = new Date('2001-01-01T00:00:00Z');
 
 /** Canaries outside the root, with an access time that any read or listing would move. */
@@ -223,7 +243,7 @@ export async function runCase(o: CaseOptions): Promise<CaseResult> {
     damage = await mutation.apply({ tree, target, rng, outside, scratch });
     for (const c of canaries) utimesSync(c, OLD, statSync(c).mtime);
     const atimes = canaries.map((c) => statSync(c).atimeMs);
-    await resetImportTables(o.db.pool);
+    await emptyDatabase(o.db);
     const run = await importProcess(o.db, dir, strict ? ['--strict'] : []);
     code = run.timedOut ? 'timeout' : run.code;
     const output = `${run.stdout}\n${run.stderr}`;
@@ -252,7 +272,7 @@ export async function runCase(o: CaseOptions): Promise<CaseResult> {
     return result();
   } finally {
     await damage?.release?.();
-    if (!o.keep && findings.length === 0) {
+    if (!o.keep && findings.length === 0 && existsSync(dir)) {
       execFileSync('chmod', ['-R', 'u+rwX', dir]);
       rmSync(dir, { recursive: true, force: true });
     }
