@@ -51,6 +51,35 @@ function ensure(n) {
   scratch = bigger;
 }
 function inside(real) { return real + '/' === rootSlash || real.startsWith(rootSlash); }
+// Real paths of grandparent folders (most reads share them: blobs/sha256/xx, a repository's
+// revisions/sha256): a read then costs two lstat calls where realpath(3) costs one per component.
+const dirs = new Map();
+function realDir(dir) {
+  let real = dirs.get(dir);
+  if (real === undefined) {
+    real = fs.realpathSync.native(dir);
+    if (dirs.size >= 4096) dirs.clear();
+    dirs.set(dir, real);
+  }
+  return real;
+}
+// The real path of file and its stat, without following anything outside the root (real is
+// undefined then): a grandparent's real path from the cache, then the last two components by lstat
+// when neither is a symlink; realpath otherwise. Only paths inside the root are stat'ed.
+function resolve(file) {
+  const i = file.lastIndexOf('/'), j = file.lastIndexOf('/', i - 1);
+  if (j > 0) {
+    const top = realDir(file.slice(0, j));
+    const mid = top + file.slice(j, i);
+    if (inside(top) && !fs.lstatSync(mid).isSymbolicLink()) {
+      const real = mid + file.slice(i);
+      const st = fs.lstatSync(real);
+      if (!st.isSymbolicLink()) return { real, st };
+    }
+  }
+  const real = fs.realpathSync.native(file);
+  return inside(real) ? { real, st: fs.statSync(real) } : { real: undefined };
+}
 function kindOf(st) { return st.isFIFO() ? 'a named pipe' : st.isSocket() ? 'a socket' : 'a device'; }
 parentPort.on('message', (msg) => {
   const files = msg.files, limits = msg.limits, n = files.length;
@@ -62,10 +91,10 @@ parentPort.on('message', (msg) => {
     let fd = -1;
     try {
       // Resolve and check before opening: nothing outside the root is opened, and a FIFO, socket
-      // or device is never opened (a FIFO would block forever); O_NONBLOCK covers a swap meanwhile.
-      const real = fs.realpathSync.native(file);
-      if (!inside(real)) { status[i] = 3; continue; }
-      const st = fs.statSync(real);
+      // or device is never opened (a FIFO would block forever); O_NONBLOCK and O_NOFOLLOW cover a
+      // swap meanwhile.
+      const { real, st } = resolve(file);
+      if (real === undefined) { status[i] = 3; continue; }
       if (st.isDirectory()) { status[i] = 1; errors.push([i, 'EISDIR', 'is a directory']); continue; }
       if (!st.isFile()) { status[i] = 4; errors.push([i, 'ENOTREG', 'not a regular file (' + kindOf(st) + ')']); continue; }
       fd = fs.openSync(real, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);

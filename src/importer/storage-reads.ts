@@ -159,6 +159,7 @@ export class StorageReads {
     const driver = this.driver;
     const signal = this.signal;
     const onUnreadable = this.onUnreadable;
+    const unreadable = (err: unknown): boolean => this.unreadable(err);
     async function* files(): AsyncGenerator<FileInfo> {
       let any = false;
       try {
@@ -167,8 +168,9 @@ export class StorageReads {
           yield f;
         }
       } catch (err) {
-        // Nothing below `_layers` (or no such folder): a repository without layer links.
-        if (any || !(err instanceof PathNotFoundError)) throw err;
+        // Nothing below `_layers` (or no such folder): a repository without layer links. An
+        // unreadable `_layers` (reported) gives none either.
+        if (any || !(err instanceof PathNotFoundError || unreadable(err))) throw err;
       }
     }
     return withListedLayers(repo, files());

@@ -271,7 +271,13 @@ function addFile(group: Group, file: FileInfo, top: string, rest: string[]): voi
   }
   if (top === '_manifests') {
     group.hasManifests = true;
-    if (rest[0] === 'tags' && rest.length === 1) {
+    if (rest.length === 0) {
+      group.problems.push({
+        path,
+        reason: 'unexpected-path',
+        message: `${path} is a file where the _manifests folder belongs; the repository has no tags or manifests`,
+      });
+    } else if (rest[0] === 'tags' && rest.length === 1) {
       group.problems.push({
         path,
         reason: 'unexpected-path',

@@ -28,6 +28,11 @@ export interface Damage {
   readonly paths: readonly string[];
   /** The repository name the damaged repository now has, when renamed (as readdir decodes it). */
   readonly renamedTo?: string;
+  /**
+   * Manifest blobs (hex) whose bytes were replaced: imported with the damaged bytes, what they used
+   * to say (their layers, list references) may be gone without a report.
+   */
+  readonly manifests?: readonly string[];
   /** Releases what the damage holds open (a listening socket). */
   readonly release?: () => Promise<void>;
 }
@@ -98,7 +103,11 @@ function manifestDamage(
       const content = body(ctx, m);
       replaceFile(ctx, blobDataFile(m.hex), content);
       const shown = content.length > 80 ? `${content.length} bytes` : JSON.stringify(content.toString());
-      return { detail: `${name}: ${blobDataFile(m.hex)} = ${shown}`, paths: [blobDataFile(m.hex)] };
+      return {
+        detail: `${name}: ${blobDataFile(m.hex)} = ${shown}`,
+        paths: [blobDataFile(m.hex)],
+        manifests: [m.hex],
+      };
     },
   };
 }
@@ -222,7 +231,11 @@ export const MUTATIONS: readonly Mutation[] = [
       replaceFile(ctx, blobDataFile(t.index.hex), index([child, `sha256:${t.docker.hex}`]));
       const link = `${t.dir}/_manifests/revisions/sha256/${child.slice(7)}/link`;
       replaceFile(ctx, link, `sha256:${t.index.hex}`);
-      return { detail: `index-self-referencing: ${link}`, paths: [blobDataFile(t.index.hex), link] };
+      return {
+        detail: `index-self-referencing: ${link}`,
+        paths: [blobDataFile(t.index.hex), link],
+        manifests: [t.index.hex],
+      };
     },
   },
   manifestDamage('index-dangling', (ctx, m) =>

@@ -392,7 +392,9 @@ describe('damaged folders and names', () => {
       join(c.dir, 'report.json'),
       config,
     ];
-    // root reads anything: the import then runs as `nobody`, whom the modes do stop.
+    // root reads anything: the import then runs as `nobody`, whom the modes do stop (the tree is
+    // nobody's, so that the lockfiles can be written).
+    if (process.getuid?.() === 0) execFileSync('chown', ['-R', '65534:65534', c.root]);
     const res = process.getuid?.() === 0 ? await runAsNobody(args) : await runCli(args);
     expect(res.code, res.stderr).toBe(0);
     expect(`${res.stdout}${res.stderr}`).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);

@@ -33,7 +33,14 @@ beforeAll(() => {
   symlinkSync(outside, join(root, 'd', 'to-outside-dir'));
   symlinkSync(join(root, 'd', 'loop'), join(root, 'd', 'loop'));
   writeFileSync(Buffer.concat([Buffer.from(join(root, 'd', 'bad')), Buffer.from([0xff])]), 'x');
-  for (const f of ['secret', 'fifo', '.']) utimesSync(join(outside, f), OLD, new Date());
+  // Folders on the way: one out of the root (through a symlink), one symlinked inside it.
+  mkdirSync(join(outside, 'sub'));
+  writeFileSync(join(outside, 'sub', 'x'), 'outside');
+  symlinkSync(outside, join(root, 'away'));
+  mkdirSync(join(root, 'real', 'sub'), { recursive: true });
+  writeFileSync(join(root, 'real', 'sub', 'x'), 'inside');
+  symlinkSync(join(root, 'real', 'sub'), join(root, 'real', 'alias'));
+  for (const f of ['secret', 'fifo', '.', 'sub', 'sub/x']) utimesSync(join(outside, f), OLD, new Date());
   driver = new FilesystemDriver({ rootDirectory: root });
 });
 
@@ -62,6 +69,13 @@ describe('getContent and reader on damaged entries', () => {
     await expect(driver.stat('/d/loop')).rejects.toBeInstanceOf(UnreadablePathError);
   });
 
+  it('a folder on the way that leaves the root is refused; one symlinked inside it reads', async () => {
+    await expect(driver.getContent('/away/sub/x', opts)).rejects.toBeInstanceOf(InvalidPathError);
+    await expect(driver.getContent('/away/secret', opts)).rejects.toBeInstanceOf(InvalidPathError);
+    expect((await driver.getContent('/real/alias/x', opts)).toString()).toBe('inside');
+    expect((await driver.getContent('/real/sub/x', opts)).toString()).toBe('inside');
+  });
+
   it('a directory reads as not found; a good file still reads', async () => {
     await expect(driver.getContent('/d/sub', opts)).rejects.toBeInstanceOf(PathNotFoundError);
     expect((await driver.getContent('/d/ok', opts)).toString()).toBe('fine');
@@ -88,7 +102,7 @@ describe('walk', () => {
   });
 
   it('nothing outside the root was read or listed', () => {
-    for (const f of ['secret', 'fifo', '.'])
+    for (const f of ['secret', 'fifo', '.', 'sub', 'sub/x'])
       expect(statSync(join(base, 'outside', f)).atime.getTime(), f).toBe(OLD.getTime());
   });
 

@@ -97,6 +97,13 @@ describe('damaged tags folders', () => {
     expect(repo?.kind === 'repository' && repo.tags).toEqual([]);
   });
 
+  it('a file where the _manifests folder belongs is a problem naming its path', async () => {
+    const [repo] = await group([`${R}/a/_manifests`]);
+    expect(repo?.kind === 'repository' && repo.problems).toEqual([
+      expect.objectContaining({ path: `${R}/a/_manifests`, reason: 'unexpected-path' }),
+    ]);
+  });
+
   it('a file where the tags folder belongs is a problem naming its path', async () => {
     const [repo] = await group([`${R}/a/_manifests/revisions/sha256/${HEX}/link`, `${R}/a/_manifests/tags`]);
     expect(repo?.kind === 'repository' && repo.problems).toEqual([
