@@ -17,7 +17,7 @@ import {
 import { readRepository } from './read-repository.js';
 import type { Report, StepReport } from './report.js';
 import { buildRepositoryRows } from './rows.js';
-import { inShard, type Shard } from './shard.js';
+import { inShard, pruneOtherShards, type Shard } from './shard.js';
 import { SKIP_REASONS } from './skips.js';
 import type { StorageReads } from './storage-reads.js';
 import type { RepositoryRows, SkipRecord, StepCounts } from './types.js';
@@ -100,8 +100,12 @@ export async function importRepositories(
   const layersLater = step === 2 && ctx.reads.driver.directoryWalk;
   // A resumed run does not walk again what the interrupted one finished (the driver may still yield
   // some of it: `startAfter` is a hint, and checkpointed repositories are skipped below anyway).
+  const prune = layersLater ? pruneRepositoryWalkAndLayers : pruneRepositoryWalk;
   const files = ctx.reads.driver.walk(REPOSITORIES_ROOT, {
-    prune: layersLater ? pruneRepositoryWalkAndLayers : pruneRepositoryWalk,
+    prune:
+      opts.shard && ctx.reads.driver.directoryWalk
+        ? pruneOtherShards(prune, REPOSITORIES_ROOT, opts.shard)
+        : prune,
     emptyDirectories: true,
     ...(lastCheckpoint !== null ? { startAfter: resumeWalkAfter(lastCheckpoint) } : {}),
   });
