@@ -19,7 +19,7 @@ import { readRepository } from './read-repository.js';
 import { filterWalkRoot, inRepositoryFilter, type RepositoryFilter } from './repository-filter.js';
 import type { Report, StepReport } from './report.js';
 import { buildRepositoryRows } from './rows.js';
-import { inShard, type Shard } from './shard.js';
+import { inShard, pruneOtherShards, type Shard } from './shard.js';
 import { SKIP_REASONS, unreadableSkip } from './skips.js';
 import type { StorageReads } from './storage-reads.js';
 import type { RepositoryRows, SkipRecord, StepCounts } from './types.js';
@@ -117,8 +117,12 @@ export async function importRepositories(
   const layersLater = step === 2 && ctx.reads.driver.directoryWalk;
   // A resumed run does not walk again what the interrupted one finished (the driver may still yield
   // some of it: `startAfter` is a hint, and checkpointed repositories are skipped below anyway).
+  const prune = layersLater ? pruneRepositoryWalkAndLayers : pruneRepositoryWalk;
   const files = ctx.reads.driver.walk(filterWalkRoot(opts.repositories), {
-    prune: layersLater ? pruneRepositoryWalkAndLayers : pruneRepositoryWalk,
+    prune:
+      opts.shard && ctx.reads.driver.directoryWalk
+        ? pruneOtherShards(prune, REPOSITORIES_ROOT, opts.shard)
+        : prune,
     emptyDirectories: true,
     onUnreadable: (path, reason) => recordSkip(ctx, opts.strict, unreadableSkip(path, reason)),
     ...(lastCheckpoint !== null ? { startAfter: resumeWalkAfter(lastCheckpoint) } : {}),

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { shardBalance } from '../../scripts/lib/shard-balance.js';
 import { DEFAULT_PARAMS, planCorpus } from '../../scripts/lib/synthetic-plan.js';
-import { inShard, shardOf } from '../../src/importer/shard.js';
+import { inShard, pruneOtherShards, shardOf } from '../../src/importer/shard.js';
 
 const plan = planCorpus({ ...DEFAULT_PARAMS, bigNamespace: 0.5 });
 const inBig = plan.repositories.filter((r) => r.path.startsWith('group-big/'));
@@ -37,5 +37,30 @@ describe('shard balance with one namespace holding half the repositories', () =>
       const owners = [0, 1, 2, 3].filter((i) => inShard(r.path, { index: i, count: 4 }));
       expect(owners).toEqual([shardOf(r.path, 4)]);
     }
+  });
+});
+
+describe("a shard's walk skips other shards' repositories", () => {
+  const root = '/docker/registry/v2/repositories';
+  const shard = { index: shardOf('group-big/app-0000', 4), count: 4 };
+  const other = { index: (shard.index + 1) % 4, count: 4 };
+  const never = (): boolean => false;
+
+  it("prunes a repository's own directories only when the repository is another shard's", () => {
+    const mine = pruneOtherShards(never, root, shard);
+    const theirs = pruneOtherShards(never, root, other);
+    for (const own of ['_manifests', '_layers']) {
+      expect(mine(`${root}/group-big/app-0000/${own}`)).toBe(false);
+      expect(theirs(`${root}/group-big/app-0000/${own}`)).toBe(true);
+    }
+  });
+
+  it('never prunes namespaces (nested repositories live there) or anything inside a repository', () => {
+    const theirs = pruneOtherShards(never, root, other);
+    expect(theirs(`${root}/group-big`)).toBe(false);
+    expect(theirs(`${root}/group-big/app-0000`)).toBe(false);
+    expect(theirs(`${root}/group-big/app-0000/_manifests/tags`)).toBe(false);
+    expect(theirs(`${root}/_top`)).toBe(false);
+    expect(pruneOtherShards(() => true, root, shard)(`${root}/x/_uploads`)).toBe(true);
   });
 });
