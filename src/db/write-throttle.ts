@@ -20,6 +20,8 @@ const realClock: Clock = {
 export class RowThrottle {
   /** When the next batch may begin (clock milliseconds). */
   private next = -Infinity;
+  /** When the batch being written began: its share of time counts from there, writing included. */
+  private started = -Infinity;
 
   constructor(
     readonly rowsPerSecond: number,
@@ -32,11 +34,12 @@ export class RowThrottle {
   async ready(): Promise<void> {
     const wait = this.next - this.clock.now();
     if (wait > 0) await this.clock.sleep(wait);
+    this.started = this.clock.now();
   }
 
   /** A batch inserted `rows` rows: the next one waits rows / rate seconds longer. */
   charge(rows: number): void {
-    this.next = Math.max(this.clock.now(), this.next) + (rows * 1000) / this.rowsPerSecond;
+    this.next = Math.max(this.started, this.next) + (rows * 1000) / this.rowsPerSecond;
   }
 }
 
