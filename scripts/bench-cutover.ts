@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     args: process.argv.slice(2),
     options: {
       mode: { type: 'string', default: 'both' },
-      rates: { type: 'string', default: '500,1000' },
+      rates: { type: 'string', default: '250,500' },
       scale: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
     },

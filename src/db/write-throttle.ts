@@ -3,8 +3,8 @@
  * production. Each committed batch is charged with the rows it inserted; the next batch's
  * transaction does not begin before those rows' share of time has passed. Waiting happens outside
  * any transaction, so no lock is held while the import sleeps. Over a run the rate of inserted rows
- * is at most the limit, plus one batch (the first is not delayed); the CLI caps the batch size at one
- * second's rows so that stays small.
+ * is at most the limit, plus one batch (the first is not delayed); the CLI caps the batch size at five
+ * seconds' rows so that stays small.
  */
 
 export interface Clock {

@@ -53,8 +53,8 @@ describe('cutover flag combinations', () => {
     ).toThrow(/--shard/);
     expect(() => cutoverOptions({ maxDbConnections: 1 }, [1, 2, 3], 20_000, null)).toThrow(/at least 2/);
   });
-  it('caps a batch at one second of rows under --max-rows-per-second', () => {
-    expect(cutoverOptions({ maxRowsPerSecond: 500 }, [1, 2, 3], 20_000, null).batchRows).toBe(500);
+  it('caps a batch at five seconds of rows under --max-rows-per-second', () => {
+    expect(cutoverOptions({ maxRowsPerSecond: 500 }, [1, 2, 3], 20_000, null).batchRows).toBe(2500);
     expect(cutoverOptions({}, [1, 2, 3], 20_000, null).batchRows).toBe(20_000);
   });
 });
