@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { createDatabase, dropDatabase } from './lib/bench-db.js';
 import { runMeasured } from './lib/bench-proc.js';
 import { DEFAULT_PARAMS, scaleParams, type CorpusParams } from './lib/synthetic-plan.js';
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
     args: process.argv.slice(2),
     options: {
       mode: { type: 'string', default: 'both' },
-      rates: { type: 'string', default: '500,1000' },
+      rates: { type: 'string', default: '250,500' },
       scale: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
     },
@@ -89,7 +90,8 @@ async function main(): Promise<void> {
   let n = 0;
   const freshImport = async (
     extra: string[],
-  ): Promise<{ report: ImportReport; seconds: number; config: string }> => {
+    poll = false,
+  ): Promise<{ report: ImportReport; seconds: number; config: string; serverRate?: number }> => {
     const name = `regdb_bench_cutover_${process.pid}_${n++}`;
     const url = await createDatabase(adminUrl, name);
     const config = join(work, `${name}.yml`);
@@ -97,21 +99,44 @@ async function main(): Promise<void> {
     try {
       await regdb(['database', 'migrate', 'up', config]);
       const reportFile = join(work, `${name}.json`);
-      const imp = await regdb([
-        'database',
-        'import',
-        '--report',
-        reportFile,
-        '--log-directory',
-        work,
-        ...extra,
-        config,
-      ]);
-      return {
-        report: JSON.parse(readFileSync(reportFile, 'utf8')) as ImportReport,
-        seconds: imp.seconds,
-        config,
+      const samples: { t: number; rows: number }[] = [];
+      const client = poll ? new pg.Client({ connectionString: url }) : undefined;
+      await client?.connect();
+      const sample = async (): Promise<void> => {
+        const r = await client!.query<{ n: string }>(SERVER_INSERTS);
+        samples.push({ t: performance.now(), rows: Number(r.rows[0]!.n) });
       };
+      let timer: NodeJS.Timeout | undefined;
+      if (client) {
+        await sample();
+        timer = setInterval(() => void sample().catch(() => undefined), 500);
+      }
+      try {
+        const imp = await regdb([
+          'database',
+          'import',
+          '--report',
+          reportFile,
+          '--log-directory',
+          work,
+          ...extra,
+          config,
+        ]);
+        if (client) {
+          // The last counters reach the statistics a moment after the last commit.
+          await new Promise((r) => setTimeout(r, 1500));
+          await sample();
+        }
+        return {
+          report: JSON.parse(readFileSync(reportFile, 'utf8')) as ImportReport,
+          seconds: imp.seconds,
+          config,
+          ...(client ? { serverRate: steadyRate(samples) } : {}),
+        };
+      } finally {
+        if (timer) clearInterval(timer);
+        await client?.end();
+      }
     } finally {
       await dropDatabase(adminUrl, name).catch(() => undefined);
     }
@@ -164,7 +189,7 @@ async function main(): Promise<void> {
       const results = [];
       for (const rate of rates) {
         say(`import with --max-rows-per-second ${rate}`);
-        const r = await freshImport(['--max-rows-per-second', String(rate)]);
+        const r = await freshImport(['--max-rows-per-second', String(rate)], true);
         const inserted = Object.values(r.report.rowsInserted ?? {}).reduce((a, b) => a + b, 0);
         const seconds = (r.report.steps ?? []).reduce((a, s) => a + (s.seconds ?? 0), 0);
         const measured = inserted / seconds;
@@ -174,6 +199,9 @@ async function main(): Promise<void> {
           stepSeconds: seconds,
           rowsPerSecond: measured,
           deviationPercent: ((measured - rate) / rate) * 100,
+          serverRowsPerSecond: r.serverRate,
+          serverDeviationPercent:
+            r.serverRate === undefined ? undefined : ((r.serverRate - rate) / rate) * 100,
         });
       }
       out.throttle = results;
@@ -211,6 +239,8 @@ async function main(): Promise<void> {
         stepSeconds: number;
         rowsPerSecond: number;
         deviationPercent: number;
+        serverRowsPerSecond?: number;
+        serverDeviationPercent?: number;
       }[]
     | undefined;
   if (t) {
@@ -221,10 +251,28 @@ async function main(): Promise<void> {
     );
     for (const r of t)
       lines.push(
-        `${String(r.limit).padEnd(7)} ${String(r.rowsInserted).padEnd(8)} ${r.stepSeconds.toFixed(1).padStart(7)}  ${r.rowsPerSecond.toFixed(0).padStart(6)}   ${r.deviationPercent.toFixed(1)}%`,
+        `${String(r.limit).padEnd(7)} ${String(r.rowsInserted).padEnd(8)} ${r.stepSeconds.toFixed(1).padStart(7)}  ${r.rowsPerSecond.toFixed(0).padStart(6)}   ${r.deviationPercent.toFixed(1)}%   server ${r.serverRowsPerSecond?.toFixed(0) ?? '-'} rows/s (${r.serverDeviationPercent?.toFixed(1) ?? '-'}%)`,
       );
   }
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+/**
+ * Rows PostgreSQL counted as inserted into GitLab's tables (partitions included), without the GC
+ * queues (not charged by the throttle), regdb's own bookkeeping and TEMP staging tables.
+ */
+const SERVER_INSERTS = `SELECT coalesce(sum(n_tup_ins), 0)::text AS n FROM pg_stat_user_tables
+  WHERE schemaname NOT LIKE 'pg_temp%' AND schemaname <> 'regdb_import'
+    AND relname NOT LIKE 'gc\\_%' AND relname NOT IN ('import_statistics', 'schema_migrations', 'post_deploy_schema_migrations')`;
+
+/** Rows per second between the samples where 10% and 90% of the final count had been reached. */
+function steadyRate(samples: readonly { t: number; rows: number }[]): number {
+  const first = samples[0]!.rows;
+  const total = samples.at(-1)!.rows - first;
+  const at = (share: number) => samples.find((s) => s.rows - first >= share * total)!;
+  const a = at(0.1);
+  const b = at(0.9);
+  return (b.rows - a.rows) / Math.max((b.t - a.t) / 1000, 1e-6);
 }
 
 main().catch((err: unknown) => {

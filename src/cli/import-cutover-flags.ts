@@ -21,6 +21,9 @@ export interface CutoverFlags {
   maxDbConnections?: number;
 }
 
+/** Seconds of rows in one batch under `--max-rows-per-second`. */
+const BATCH_SECONDS = 5;
+
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 export function addCutoverOptions(cmd: Command): Command {
@@ -105,8 +108,9 @@ export function cutoverOptions(
     repositories,
     danglingManifests: flags.danglingManifests ?? false,
     tagTimestamps: flags.tagTimestamps ?? 'import',
-    // A batch is at most one second's rows, so the pace holds batch by batch.
-    batchRows: rate !== undefined ? Math.min(batchRows, rate) : batchRows,
+    // A batch is at most five seconds' rows: small enough that the pace holds over a few seconds,
+    // large enough that a batch's fixed cost (staging, ANALYZE, 64-partition merges) stays small.
+    batchRows: rate !== undefined ? Math.min(batchRows, rate * BATCH_SECONDS) : batchRows,
     ...(rate !== undefined ? { maxRowsPerSecond: rate } : {}),
   };
 }

@@ -3,8 +3,8 @@
  * production. Each committed batch is charged with the rows it inserted; the next batch's
  * transaction does not begin before those rows' share of time has passed. Waiting happens outside
  * any transaction, so no lock is held while the import sleeps. Over a run the rate of inserted rows
- * is at most the limit, plus one batch (the first is not delayed); the CLI caps the batch size at one
- * second's rows so that stays small.
+ * is at most the limit, plus one batch (the first is not delayed); the CLI caps the batch size at five
+ * seconds' rows so that stays small.
  */
 
 export interface Clock {
@@ -20,6 +20,8 @@ const realClock: Clock = {
 export class RowThrottle {
   /** When the next batch may begin (clock milliseconds). */
   private next = -Infinity;
+  /** When the batch being written began: its share of time counts from there, writing included. */
+  private started = -Infinity;
 
   constructor(
     readonly rowsPerSecond: number,
@@ -32,11 +34,12 @@ export class RowThrottle {
   async ready(): Promise<void> {
     const wait = this.next - this.clock.now();
     if (wait > 0) await this.clock.sleep(wait);
+    this.started = this.clock.now();
   }
 
   /** A batch inserted `rows` rows: the next one waits rows / rate seconds longer. */
   charge(rows: number): void {
-    this.next = Math.max(this.clock.now(), this.next) + (rows * 1000) / this.rowsPerSecond;
+    this.next = Math.max(this.started, this.next) + (rows * 1000) / this.rowsPerSecond;
   }
 }
 

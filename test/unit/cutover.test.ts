@@ -53,8 +53,8 @@ describe('cutover flag combinations', () => {
     ).toThrow(/--shard/);
     expect(() => cutoverOptions({ maxDbConnections: 1 }, [1, 2, 3], 20_000, null)).toThrow(/at least 2/);
   });
-  it('caps a batch at one second of rows under --max-rows-per-second', () => {
-    expect(cutoverOptions({ maxRowsPerSecond: 500 }, [1, 2, 3], 20_000, null).batchRows).toBe(500);
+  it('caps a batch at five seconds of rows under --max-rows-per-second', () => {
+    expect(cutoverOptions({ maxRowsPerSecond: 500 }, [1, 2, 3], 20_000, null).batchRows).toBe(2500);
     expect(cutoverOptions({}, [1, 2, 3], 20_000, null).batchRows).toBe(20_000);
   });
 });
@@ -79,16 +79,17 @@ describe('RowThrottle', () => {
     th.charge(500); // 0.5 s worth
     await th.ready();
     expect(c.slept).toEqual([500]);
-    c.t += 200; // the batch itself took 0.2 s
+    c.t += 200; // the batch itself took 0.2 s: part of its 1 s share
     th.charge(1000);
     await th.ready();
-    expect(c.slept).toEqual([500, 1000]);
-    // 1,500 rows charged at 1,000 rows/s: the third batch starts 1.5 s (+0.2 s of work) after the first.
-    expect(c.t).toBe(1700);
+    expect(c.slept).toEqual([500, 800]);
+    // 1,500 rows charged at 1,000 rows/s: the third batch starts 1.5 s after the first.
+    expect(c.t).toBe(1500);
   });
   it('does not bank idle time: a slow writer is not allowed a burst afterwards', async () => {
     const c = clock();
     const th = new RowThrottle(100, c);
+    await th.ready();
     th.charge(10);
     c.t += 5000;
     await th.ready();
