@@ -33,7 +33,8 @@ import { FileReaderPool, ReadStatus, type ReadResult } from './fs-reader-pool.js
 import { childPath, compareBytewise, dirPrefix, sortForWalk, subtreeBefore, validatePath } from './paths.js';
 import { resolveConcurrency, silentLogger } from './requests.js';
 
-export const DEFAULT_ROOT_DIRECTORY = '/var/lib/registry';
+export { DEFAULT_ROOT_DIRECTORY } from './filesystem-params.js';
+import { DEFAULT_ROOT_DIRECTORY } from './filesystem-params.js';
 
 export interface FilesystemDriverOptions {
   readonly rootDirectory?: string;

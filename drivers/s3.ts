@@ -38,11 +38,12 @@ import {
   type ListPage,
   type ListQuery,
   type ObjectStore,
+  ListingOrderState,
   type ObjectWalkTuning,
   listChildren,
 } from './object-walk.js';
 import { validatePath } from './paths.js';
-import { isNetworkError, mapBounded, RequestRunner, type RetryPolicy } from './requests.js';
+import { isNetworkError, mapBounded, RequestRunner, silentLogger, type RetryPolicy } from './requests.js';
 import { readCapped } from './streams.js';
 
 export interface S3DriverOptions {
@@ -128,6 +129,7 @@ export class S3Driver implements StorageDriver, ObjectStore {
   readonly keyPrefix: string;
   readonly listingMd5 = true;
   readonly directoryWalk = false;
+  readonly listingOrder: ListingOrderState;
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly runner: RequestRunner;
@@ -174,6 +176,9 @@ export class S3Driver implements StorageDriver, ObjectStore {
           ? new PathNotFoundError(path, this.name, { cause: err })
           : undefined,
     });
+    this.listingOrder = new ListingOrderState((message) =>
+      (opts.logger ?? silentLogger).warn({ driver: this.name }, message),
+    );
     this.walkTuning = {
       ...DEFAULT_WALK_TUNING,
       rangeConcurrency: Math.min(DEFAULT_WALK_TUNING.rangeConcurrency, opts.concurrency),

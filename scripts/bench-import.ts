@@ -2,9 +2,13 @@
  * `npm run bench`: imports the default synthetic corpus into a fresh database and prints wall time
  * per step, tags/s, rows/s, peak RSS, storage requests and the limit ratio (issue 5 §5).
  *
- *   npm run bench -- [--scale N] [--seed N] [--driver filesystem|s3] [--runner auto|dist|tsx] [--json]
+ *   npm run bench -- [--scale N] [--seed N] [--driver filesystem|s3|gcs] [--delay-ms N]
+ *                    [--runner auto|dist|tsx] [--json]
  *                    [--cache DIR] [--keep] [--repositories N --tags N --layer-refs N --shared-layers N]
  *                    [-- extra import flags]
+ *
+ * s3 loads the corpus into a one-node Ceph cluster (radosgw) started for the run, gcs into the GCS
+ * test server; both sit behind a local proxy that adds --delay-ms to every storage request.
  *
  * Server: REGDB_BENCH_DATABASE_URL (an admin URL: the role must create databases), default
  * postgresql://postgres@127.0.0.1:5432/postgres. Corpus cache: --cache, REGDB_BENCH_CACHE, or
@@ -35,7 +39,8 @@ const DEFAULT_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 interface Options {
   params: CorpusParams;
-  driver: 'filesystem' | 's3';
+  driver: 'filesystem' | 's3' | 'gcs';
+  delayMs: number;
   runner: 'auto' | 'dist' | 'tsx';
   json: boolean;
   keep: boolean;
@@ -54,6 +59,7 @@ function parseOptions(argv: string[]): Options {
       scale: { type: 'string', default: '1' },
       seed: { type: 'string', default: String(DEFAULT_PARAMS.seed) },
       driver: { type: 'string', default: 'filesystem' },
+      'delay-ms': { type: 'string', default: '0' },
       runner: { type: 'string', default: 'auto' },
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -72,9 +78,14 @@ function parseOptions(argv: string[]): Options {
   const scale = Number(values.scale);
   if (!Number.isInteger(scale) || scale < 1)
     throw new Error(`--scale must be a whole number >= 1, got "${values.scale}".`);
-  if (values.driver !== 'filesystem' && values.driver !== 's3') {
-    throw new Error(`--driver must be filesystem or s3, got "${values.driver}".`);
+  if (values.driver !== 'filesystem' && values.driver !== 's3' && values.driver !== 'gcs') {
+    throw new Error(`--driver must be filesystem, s3 or gcs, got "${values.driver}".`);
   }
+  const delayMs = count('delay-ms', values['delay-ms'], 0);
+  if (delayMs > 0 && values.driver === 'filesystem')
+    throw new Error(
+      '--delay-ms needs --driver s3 or gcs (the delay is added by a proxy in front of the store).',
+    );
   if (values.runner !== 'auto' && values.runner !== 'dist' && values.runner !== 'tsx') {
     throw new Error(`--runner must be auto, dist or tsx, got "${values.runner}".`);
   }
@@ -90,6 +101,7 @@ function parseOptions(argv: string[]): Options {
       scale,
     ),
     driver: values.driver,
+    delayMs,
     runner: values.runner,
     json: values.json,
     keep: values.keep,
@@ -197,14 +209,14 @@ async function main(): Promise<void> {
   const tag = `regdb_bench_${process.pid}`;
   const importDb = `${tag}_import`;
   const loadDb = `${tag}_load`;
-  let s3: Awaited<ReturnType<typeof import('./lib/bench-s3.js').startLoadedS3>> | undefined;
+  let store: import('./lib/bench-s3.js').LoadedStore | undefined;
   try {
     let storage = `storage:\n  filesystem:\n    rootdirectory: ${JSON.stringify(c.dir)}\n`;
-    if (opts.driver === 's3') {
-      const { startLoadedS3, s3StorageYaml } = await import('./lib/bench-s3.js');
-      say(`uploading ${c.files} files to s3rver`);
-      s3 = await startLoadedS3(c.dir);
-      storage = s3StorageYaml(s3.server);
+    if (opts.driver !== 'filesystem') {
+      const { startLoadedS3, startLoadedGcs } = await import('./lib/bench-s3.js');
+      say(`loading ${c.files} files into ${opts.driver === 's3' ? 'Ceph radosgw' : 'the GCS test server'}`);
+      store = await (opts.driver === 's3' ? startLoadedS3 : startLoadedGcs)(c.dir, opts.delayMs);
+      storage = store.storageYaml;
     }
     const importUrl = await createDatabase(opts.adminUrl, importDb);
     const importCfg = join(work, 'import.yml');
@@ -249,6 +261,7 @@ async function main(): Promise<void> {
     const requests = report.storageRequests;
     const totalRequests = requests ? Object.values(requests).reduce((a, b) => a + b, 0) : undefined;
     const copyInSeconds = copyIn.reduce((s, t) => s + t.seconds, 0);
+    const cpu = imp.cpuSeconds;
     const steps: StepFigure[] = (report.steps ?? []).map((s) => ({
       step: s.step,
       seconds: s.seconds ?? NaN,
@@ -261,13 +274,18 @@ async function main(): Promise<void> {
       corpus: c,
       driver: opts.driver,
       runner: opts.runner,
-      ...(s3 ? { s3UploadSeconds: s3.seconds } : {}),
+      ...(store ? { uploadSeconds: store.seconds, maxInFlight: store.proxy.maxInFlight() } : {}),
+      ...(opts.delayMs > 0 ? { delayMs: opts.delayMs } : {}),
       migrateSeconds: migrated.seconds,
       import: {
         wallSeconds: imp.seconds,
         steps,
         peakRssMB: imp.peakRss / 2 ** 20,
         peakRssSource: imp.peakRssSource,
+        ...(cpu ? { cpuSeconds: cpu } : {}),
+        ...(cpu && totalRequests
+          ? { cpuMsPerRequest: ((cpu.user + cpu.system) * 1000) / totalRequests }
+          : {}),
         ...(requests ? { requests } : {}),
         ...(totalRequests !== undefined && tags > 0 ? { requestsPerTag: totalRequests / tags } : {}),
         tags,
@@ -288,7 +306,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write((opts.json ? JSON.stringify(figures, null, 2) : renderFigures(figures)) + '\n');
   } finally {
-    if (s3) await s3.server.close();
+    if (store) await store.close();
     if (!opts.keep) {
       await dropDatabase(opts.adminUrl, importDb).catch(() => undefined);
       await dropDatabase(opts.adminUrl, loadDb).catch(() => undefined);

@@ -15,6 +15,8 @@ export interface Measured {
   /** Peak RSS in bytes. */
   readonly peakRss: number;
   readonly peakRssSource: 'rusage' | 'proc-poll';
+  /** User and system CPU seconds of the child (GNU time), undefined without GNU time. */
+  readonly cpuSeconds?: { readonly user: number; readonly system: number };
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -44,7 +46,9 @@ export async function runMeasured(
   const gnu = hasGnuTime();
   const tmp = mkdtempSync(join(tmpdir(), 'regdb-bench-time-'));
   const timeFile = join(tmp, 'rss');
-  const [cmd, argv] = gnu ? [GNU_TIME, ['-f', '%M', '-o', timeFile, command, ...args]] : [command, [...args]];
+  const [cmd, argv] = gnu
+    ? [GNU_TIME, ['-f', '%M %U %S', '-o', timeFile, command, ...args]]
+    : [command, [...args]];
   const started = process.hrtime.bigint();
   const child = spawn(cmd, argv, {
     cwd: opts.cwd,
@@ -73,13 +77,25 @@ export async function runMeasured(
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (poll) clearInterval(poll);
   let peakRss = polled;
+  let cpuSeconds: Measured['cpuSeconds'];
   if (gnu) {
-    // GNU time prints "Command exited with non-zero status N" before the figure on failures.
+    // GNU time prints "Command exited with non-zero status N" before the figures on failures.
     const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
-    peakRss = Number(lines[lines.length - 1]) * 1024;
+    const [rss, user, system] = (lines[lines.length - 1] ?? '').split(' ').map(Number);
+    peakRss = (rss ?? NaN) * 1024;
+    cpuSeconds = { user: user ?? NaN, system: system ?? NaN };
   }
   rmSync(tmp, { recursive: true, force: true });
-  return { code, signal, seconds, peakRss, peakRssSource: gnu ? 'rusage' : 'proc-poll', stdout, stderr };
+  return {
+    code,
+    signal,
+    seconds,
+    peakRss,
+    peakRssSource: gnu ? 'rusage' : 'proc-poll',
+    ...(cpuSeconds ? { cpuSeconds } : {}),
+    stdout,
+    stderr,
+  };
 }
 
 /** Runs a shell command line and returns its wall time; throws on a non-zero exit. */
