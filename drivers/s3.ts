@@ -18,6 +18,7 @@ import {
 import type { Logger } from 'pino';
 import { md5FromETag } from './content-md5.js';
 import type { ListPage, ListQuery, ObjectWalkTuning } from './object-walk.js';
+import { parseListResult, readAll, S3Http } from './s3-http.js';
 import { ObjectStoreDriver, type GetResult, type HeadResult, type ObjectBackend } from './object-store.js';
 import { isNetworkError, type RetryPolicy } from './requests.js';
 
@@ -205,6 +206,98 @@ function clientConfig(opts: S3DriverOptions): S3ClientConfig {
   return config;
 }
 
+/** The same five calls on S3Http (s3-http.ts): signed by hand, for static keys. */
+class HttpS3Backend implements ObjectBackend {
+  readonly operations = {
+    list: 'ListObjectsV2',
+    head: 'HeadObject',
+    get: 'GetObject',
+    put: 'PutObject',
+    delete: 'DeleteObject',
+  } as const;
+
+  constructor(private readonly http: S3Http) {}
+
+  async listPage(q: ListQuery & { readonly limit?: number }, signal: AbortSignal): Promise<ListPage> {
+    const query: Array<[string, string]> = [
+      ['list-type', '2'],
+      ['prefix', q.prefix],
+      ['max-keys', String(q.limit ?? 1000)],
+    ];
+    if (q.delimiter) query.push(['delimiter', '/']);
+    if (q.token !== undefined) query.push(['continuation-token', q.token]);
+    else if (q.startAfter !== undefined) query.push(['start-after', q.startAfter]);
+    const res = await this.http.request('GET', undefined, query, signal);
+    const out = parseListResult((await readAll(res)).toString('utf8'));
+    return {
+      objects: out.Contents.map((o) => ({
+        key: o.Key,
+        size: o.Size,
+        modTime: o.LastModified,
+        md5: md5FromETag(o.ETag),
+      })),
+      prefixes: out.CommonPrefixes,
+      nextToken: out.IsTruncated ? out.NextContinuationToken : undefined,
+    };
+  }
+
+  async head(key: string, signal: AbortSignal): Promise<HeadResult> {
+    const res = await this.http.request('HEAD', key, [], signal);
+    res.resume();
+    const modified = res.headers['last-modified'];
+    return {
+      size: Number(res.headers['content-length'] ?? 0),
+      ...(modified ? { modTime: new Date(modified) } : {}),
+    };
+  }
+
+  async get(key: string, signal: AbortSignal, offset?: number): Promise<GetResult> {
+    const res = await this.http.request('GET', key, [], signal, offset ? { range: `bytes=${offset}-` } : {});
+    const length = res.headers['content-length'];
+    return length === undefined ? { body: res } : { body: res, size: Number(length) };
+  }
+
+  async put(key: string, content: Buffer, signal: AbortSignal): Promise<void> {
+    (await this.http.request('PUT', key, [], signal, { body: content })).resume();
+  }
+
+  async remove(key: string, signal: AbortSignal): Promise<void> {
+    (await this.http.request('DELETE', key, [], signal)).resume();
+  }
+
+  isNotFound(err: unknown): boolean {
+    return isNotFound(err);
+  }
+
+  isTransient(err: unknown): boolean {
+    return isTransientS3Error(err);
+  }
+
+  async close(): Promise<void> {
+    this.http.destroy();
+  }
+}
+
+function backendFor(opts: S3DriverOptions): ObjectBackend {
+  if (!opts.accessKey || !opts.secretKey) return new S3Backend(new S3Client(clientConfig(opts)), opts.bucket);
+  const secure = opts.secure ?? true;
+  return new HttpS3Backend(
+    new S3Http({
+      endpoint: opts.regionEndpoint
+        ? endpointUrl(opts.regionEndpoint, secure)
+        : `https://s3.${opts.region}.amazonaws.com`,
+      region: opts.region,
+      bucket: opts.bucket,
+      pathStyle: opts.pathStyle ?? opts.regionEndpoint !== undefined,
+      accessKey: opts.accessKey,
+      secretKey: opts.secretKey,
+      sessionToken: opts.sessionToken || undefined,
+      maxSockets: opts.concurrency,
+      skipVerify: opts.skipVerify,
+    }),
+  );
+}
+
 export class S3Driver extends ObjectStoreDriver {
   declare readonly name: 's3aws' | 's3_v2';
 
@@ -212,7 +305,7 @@ export class S3Driver extends ObjectStoreDriver {
     super({
       name: opts.name,
       keyPrefix: s3KeyPrefix(opts.rootDirectory),
-      backend: new S3Backend(new S3Client(clientConfig(opts)), opts.bucket),
+      backend: backendFor(opts),
       concurrency: opts.concurrency,
       maxRequestsPerSecond: opts.maxRequestsPerSecond ?? 350,
       maxRetries: opts.maxRetries,
