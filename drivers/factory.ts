@@ -47,14 +47,17 @@ export async function createDriver(
     }
     case 's3': {
       const p = s3FromParameters(storage.key, storage.parameters);
-      // Loaded only when configured: the AWS SDK adds ~25 MB to the resident set of every run.
-      const { S3Driver } = await import('./s3.js');
-      return new S3Driver({
+      const { S3Driver, hasStaticKeys } = await import('./s3.js');
+      const options = {
         ...p,
         concurrency: resolveConcurrency(opts.concurrency, OBJECT_STORE_CONCURRENCY),
         retry: opts.retry,
         logger: opts.logger,
-      });
+      };
+      if (hasStaticKeys(options)) return new S3Driver(options);
+      // Only without static keys: the AWS SDK (its credential chain) adds ~25 MB to the resident set.
+      const { sdkBackend } = await import('./s3-sdk.js');
+      return new S3Driver(options, sdkBackend(options));
     }
     case 'gcs': {
       const p = gcsFromParameters(storage.key, storage.parameters);

@@ -1,20 +1,10 @@
 /**
- * S3 backend (`s3`, `s3aws`, `s3_v2`) on @aws-sdk/client-s3. Keys: rootdirectory with trailing '/'
- * trimmed, then the driver path, leading '/' trimmed (spec §1.1). The SDK's own retries are off
- * (maxAttempts 1): the shared RequestRunner retries, so each counted attempt is one HTTP request.
+ * S3 driver (`s3`, `s3aws`, `s3_v2`): the object-store driver over one of two backends, hand-signed
+ * calls on node:http (s3-http.ts) when the config gives static keys, the AWS SDK (s3-sdk.ts) when
+ * not. Keys: rootdirectory with trailing '/' trimmed, then the driver path, leading '/' trimmed
+ * (spec §1.1). Neither backend retries: the shared RequestRunner does, so each counted attempt is
+ * one HTTP request.
  */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import { md5FromETag } from './content-md5.js';
 import type { ListPage, ListQuery, ObjectWalkTuning } from './object-walk.js';
@@ -80,7 +70,7 @@ export function isTransientS3Error(err: unknown): boolean {
   return isNetworkError(err);
 }
 
-function isNotFound(err: unknown): boolean {
+export function isNotFound(err: unknown): boolean {
   const e = err as S3Failure;
   return (
     e?.name === 'NoSuchKey' || e?.name === 'NotFound' || (statusOf(err) === 404 && e?.name !== 'NoSuchBucket')
@@ -97,113 +87,6 @@ export function endpointUrl(regionEndpoint: string, secure: boolean): string {
 export function s3KeyPrefix(rootDirectory: string | undefined): string {
   const root = (rootDirectory ?? '').replace(/\/+$/, '');
   return `${root}/`.replace(/^\/+/, '');
-}
-
-/** The S3 calls ObjectStoreDriver plugs in: one SDK command each, the SDK's own retries off. */
-class S3Backend implements ObjectBackend {
-  readonly operations = {
-    list: 'ListObjectsV2',
-    head: 'HeadObject',
-    get: 'GetObject',
-    put: 'PutObject',
-    delete: 'DeleteObject',
-  } as const;
-
-  constructor(
-    private readonly client: S3Client,
-    private readonly bucket: string,
-  ) {}
-
-  async listPage(q: ListQuery & { readonly limit?: number }, signal: AbortSignal): Promise<ListPage> {
-    const out = await this.client.send(
-      new ListObjectsV2Command({
-        Bucket: this.bucket,
-        Prefix: q.prefix,
-        Delimiter: q.delimiter ? '/' : undefined,
-        ContinuationToken: q.token,
-        StartAfter: q.token === undefined ? q.startAfter : undefined,
-        MaxKeys: q.limit ?? 1000,
-      }),
-      { abortSignal: signal },
-    );
-    return {
-      objects: (out.Contents ?? []).map((o) => ({
-        key: o.Key ?? '',
-        size: Number(o.Size ?? 0),
-        modTime: o.LastModified,
-        md5: md5FromETag(o.ETag),
-      })),
-      prefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix ?? '').filter((p) => p !== ''),
-      nextToken: out.IsTruncated ? out.NextContinuationToken : undefined,
-    };
-  }
-
-  async head(key: string, signal: AbortSignal): Promise<HeadResult> {
-    const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), {
-      abortSignal: signal,
-    });
-    return { size: Number(head.ContentLength ?? 0), modTime: head.LastModified };
-  }
-
-  async get(key: string, signal: AbortSignal, offset?: number): Promise<GetResult> {
-    const out = await this.client.send(
-      new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: offset ? `bytes=${offset}-` : undefined }),
-      { abortSignal: signal },
-    );
-    const body = (out.Body as Readable | undefined) ?? Readable.from([]);
-    return out.ContentLength === undefined ? { body } : { body, size: Number(out.ContentLength) };
-  }
-
-  async put(key: string, content: Buffer, signal: AbortSignal): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: content }), {
-      abortSignal: signal,
-    });
-  }
-
-  async remove(key: string, signal: AbortSignal): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), {
-      abortSignal: signal,
-    });
-  }
-
-  isNotFound(err: unknown): boolean {
-    return isNotFound(err);
-  }
-
-  isTransient(err: unknown): boolean {
-    return isTransientS3Error(err);
-  }
-
-  async close(): Promise<void> {
-    this.client.destroy();
-  }
-}
-
-/** S3 client options: keep-alive sockets up to the concurrency, checksums only where required. */
-function clientConfig(opts: S3DriverOptions): S3ClientConfig {
-  const agentOptions = { keepAlive: true, maxSockets: opts.concurrency };
-  const config: S3ClientConfig = {
-    region: opts.region,
-    maxAttempts: 1,
-    forcePathStyle: opts.pathStyle ?? opts.regionEndpoint !== undefined,
-    // Checksums only where the API requires them: S3-compatible servers vary in support.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: {
-      httpAgent: new HttpAgent(agentOptions),
-      httpsAgent: new HttpsAgent({ ...agentOptions, rejectUnauthorized: !opts.skipVerify }),
-      connectionTimeout: 10_000,
-    },
-  };
-  if (opts.regionEndpoint) config.endpoint = endpointUrl(opts.regionEndpoint, opts.secure ?? true);
-  if (opts.accessKey && opts.secretKey) {
-    config.credentials = {
-      accessKeyId: opts.accessKey,
-      secretAccessKey: opts.secretKey,
-      sessionToken: opts.sessionToken || undefined,
-    };
-  }
-  return config;
 }
 
 /** The same five calls on S3Http (s3-http.ts): signed by hand, for static keys. */
@@ -278,8 +161,17 @@ class HttpS3Backend implements ObjectBackend {
   }
 }
 
-function backendFor(opts: S3DriverOptions): ObjectBackend {
-  if (!opts.accessKey || !opts.secretKey) return new S3Backend(new S3Client(clientConfig(opts)), opts.bucket);
+/** Whether the options carry static keys, so the hand-signed calls can be used (no SDK needed). */
+export function hasStaticKeys(opts: S3DriverOptions): boolean {
+  return Boolean(opts.accessKey && opts.secretKey);
+}
+
+function httpBackend(opts: S3DriverOptions): ObjectBackend {
+  if (!opts.accessKey || !opts.secretKey) {
+    throw new Error(
+      'S3 without static keys needs the SDK backend (drivers/s3-sdk.ts); build it with createDriver',
+    );
+  }
   const secure = opts.secure ?? true;
   return new HttpS3Backend(
     new S3Http({
@@ -301,11 +193,12 @@ function backendFor(opts: S3DriverOptions): ObjectBackend {
 export class S3Driver extends ObjectStoreDriver {
   declare readonly name: 's3aws' | 's3_v2';
 
-  constructor(opts: S3DriverOptions) {
+  /** `backend`: the SDK's (s3-sdk.ts) when there are no static keys; by default the hand-signed one. */
+  constructor(opts: S3DriverOptions, backend?: ObjectBackend) {
     super({
       name: opts.name,
       keyPrefix: s3KeyPrefix(opts.rootDirectory),
-      backend: backendFor(opts),
+      backend: backend ?? httpBackend(opts),
       concurrency: opts.concurrency,
       maxRequestsPerSecond: opts.maxRequestsPerSecond ?? 350,
       maxRetries: opts.maxRetries,

@@ -2,7 +2,7 @@
  * `npm run bench`: imports the default synthetic corpus into a fresh database and prints wall time
  * per step, tags/s, rows/s, peak RSS, storage requests and the limit ratio (issue 5 §5).
  *
- *   npm run bench -- [--scale N] [--seed N] [--driver filesystem|s3|gcs] [--delay-ms N]
+ *   npm run bench -- [--scale N] [--seed N] [--driver filesystem|s3|gcs] [--delay-ms N] [--cpu-prof DIR]
  *                    [--runner auto|dist|tsx] [--json]
  *                    [--cache DIR] [--keep] [--repositories N --tags N --layer-refs N --shared-layers N]
  *                    [-- extra import flags]
@@ -41,6 +41,8 @@ interface Options {
   params: CorpusParams;
   driver: 'filesystem' | 's3' | 'gcs';
   delayMs: number;
+  /** Directory for a V8 CPU profile of the import (node --cpu-prof), if wanted. */
+  cpuProf?: string;
   runner: 'auto' | 'dist' | 'tsx';
   json: boolean;
   keep: boolean;
@@ -60,6 +62,7 @@ function parseOptions(argv: string[]): Options {
       seed: { type: 'string', default: String(DEFAULT_PARAMS.seed) },
       driver: { type: 'string', default: 'filesystem' },
       'delay-ms': { type: 'string', default: '0' },
+      'cpu-prof': { type: 'string' },
       runner: { type: 'string', default: 'auto' },
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -102,6 +105,7 @@ function parseOptions(argv: string[]): Options {
     ),
     driver: values.driver,
     delayMs,
+    ...(values['cpu-prof'] ? { cpuProf: values['cpu-prof'] } : {}),
     runner: values.runner,
     json: values.json,
     keep: values.keep,
@@ -149,7 +153,10 @@ async function regdb(
   args: string[],
   what: string,
 ): Promise<Awaited<ReturnType<typeof runMeasured>>> {
-  const r = await runMeasured(process.execPath, [...regdbCommand(opts.runner), ...args], { cwd: ROOT });
+  const prof = opts.cpuProf && args[1] === 'import' ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf] : [];
+  const r = await runMeasured(process.execPath, [...prof, ...regdbCommand(opts.runner), ...args], {
+    cwd: ROOT,
+  });
   if (r.code !== 0) {
     throw new Error(
       `${what} failed (exit ${r.code ?? r.signal}):\n${r.stderr.slice(-4000)}${r.stdout.slice(-2000)}`,
