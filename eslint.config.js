@@ -31,7 +31,15 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['pg', 'pg-copy-streams'], message: 'Only src/db/ imports pg.' }] },
+        {
+          patterns: [
+            { group: ['pg', 'pg-copy-streams'], message: 'Only src/db/ imports pg.' },
+            {
+              group: ['**/src/**', '../src', '../src/*'],
+              message: 'drivers/ depends on nothing in src/ (issue 16).',
+            },
+          ],
+        },
       ],
     },
   },

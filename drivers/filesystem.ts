@@ -31,10 +31,12 @@ import {
   UnreadablePathError,
 } from './errors.js';
 import { FileReaderPool, ReadStatus, type ReadResult } from './fs-reader-pool.js';
-import { childPath, compareBytewise, dirPrefix, sortForWalk, subtreeBefore, validatePath } from './paths.js';
+import { checkCall } from './checked.js';
+import { childPath, compareBytewise, dirPrefix, sortForWalk, subtreeBefore } from './paths.js';
 import { resolveConcurrency, silentLogger } from './requests.js';
 
-export const DEFAULT_ROOT_DIRECTORY = '/var/lib/registry';
+export { DEFAULT_ROOT_DIRECTORY } from './filesystem-params.js';
+import { DEFAULT_ROOT_DIRECTORY } from './filesystem-params.js';
 
 export interface FilesystemDriverOptions {
   readonly rootDirectory?: string;
@@ -115,7 +117,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async stat(path: string, options?: CallOptions): Promise<StatInfo> {
     options?.signal?.throwIfAborted();
-    const file = this.onDisk(validatePath(path, this.name));
+    const file = this.onDisk(checkCall(this.name, path, options));
     this.counts.stat++;
     const st = this.statInside(path, file);
     if (!st) throw new PathNotFoundError(path, this.name);
@@ -125,7 +127,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async list(path: string, options?: CallOptions): Promise<ListEntry[]> {
     options?.signal?.throwIfAborted();
-    const dir = this.onDisk(validatePath(path, this.name));
+    const dir = this.onDisk(checkCall(this.name, path, options));
     const children = this.readChildren(path, dir, false);
     if (!children) throw new PathNotFoundError(path, this.name);
     return children
@@ -134,7 +136,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   walk(prefix: string, options: WalkOptions = {}): AsyncIterable<FileInfo> {
-    validatePath(prefix, this.name);
+    checkCall(this.name, prefix, options);
     return this.walkFrom(prefix, options);
   }
 
@@ -177,7 +179,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async getContent(path: string, options: GetContentOptions): Promise<Buffer> {
     options.signal?.throwIfAborted();
-    const file = this.onDisk(validatePath(path, this.name));
+    const file = this.onDisk(checkCall(this.name, path, options));
     this.counts.get++;
     return this.unpack(path, options.maxBytes, await this.pool.read(file, options.maxBytes));
   }
@@ -198,7 +200,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async reader(path: string, options: CallOptions & { offset?: number } = {}): Promise<Readable> {
     options.signal?.throwIfAborted();
-    const file = this.onDisk(validatePath(path, this.name));
+    const file = this.onDisk(checkCall(this.name, path, options));
     this.counts.get++;
     let handle: fs.promises.FileHandle;
     try {
@@ -219,7 +221,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async putContent(path: string, content: Buffer, options?: CallOptions): Promise<void> {
     options?.signal?.throwIfAborted();
-    const file = this.onDisk(validatePath(path, this.name));
+    const file = this.onDisk(checkCall(this.name, path, options));
     if (path === '/') throw new InvalidPathError(path, this.name, 'cannot write the root');
     this.counts.put++;
     try {
@@ -239,7 +241,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async delete(path: string, options?: CallOptions): Promise<void> {
     options?.signal?.throwIfAborted();
-    const file = this.onDisk(validatePath(path, this.name));
+    const file = this.onDisk(checkCall(this.name, path, options));
     this.counts.delete++;
     try {
       const real = await fs.promises.realpath(dirname(file));

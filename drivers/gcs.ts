@@ -7,34 +7,10 @@
 import type { Readable } from 'node:stream';
 import { Storage, type Bucket, type StorageOptions } from '@google-cloud/storage';
 import type { Logger } from 'pino';
-import type {
-  CallOptions,
-  ContentResult,
-  FileInfo,
-  GetContentOptions,
-  ListEntry,
-  RequestCounts,
-  StatInfo,
-  StorageDriver,
-  WalkOptions,
-} from './driver.js';
 import { md5FromBase64 } from './content-md5.js';
-import { ContentTooLargeError, PathNotFoundError, type StorageError } from './errors.js';
-import {
-  DEFAULT_WALK_TUNING,
-  dirKeyOf,
-  keyOf,
-  pathOf,
-  walkObjects,
-  type ListPage,
-  type ListQuery,
-  type ObjectStore,
-  type ObjectWalkTuning,
-  listChildren,
-} from './object-walk.js';
-import { validatePath } from './paths.js';
-import { isNetworkError, mapBounded, RequestRunner, type RetryPolicy } from './requests.js';
-import { readCapped } from './streams.js';
+import type { ListPage, ListQuery, ObjectWalkTuning } from './object-walk.js';
+import { ObjectStoreDriver, type GetResult, type HeadResult, type ObjectBackend } from './object-store.js';
+import { isNetworkError, type RetryPolicy } from './requests.js';
 
 export interface GcsDriverOptions {
   readonly bucket: string;
@@ -83,60 +59,41 @@ interface RawObject {
   md5Hash?: string;
 }
 
-export class GcsDriver implements StorageDriver, ObjectStore {
-  readonly name = 'gcs';
-  readonly driver = 'gcs';
-  readonly keyPrefix: string;
-  readonly listingMd5 = true;
-  readonly directoryWalk = false;
-  private readonly storage: Storage;
-  private readonly bucket: Bucket;
-  private readonly runner: RequestRunner;
-  private readonly walkTuning: ObjectWalkTuning;
-
-  constructor(opts: GcsDriverOptions) {
-    this.keyPrefix = gcsKeyPrefix(opts.rootDirectory);
-    const timeout = opts.retry?.attemptTimeoutMs ?? 60_000;
-    const config: StorageOptions = {
-      retryOptions: { autoRetry: false },
-      timeout,
-      projectId: opts.projectId,
+/** Waits for a download's first outcome, so a missing object fails in its request, not later. */
+function started(stream: Readable): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onReadable = (): void => {
+      cleanup();
+      resolve();
     };
-    if (opts.endpoint) {
-      config.apiEndpoint = opts.endpoint;
-      config.useAuthWithCustomEndpoint = Boolean(opts.keyFile || opts.credentials);
-    }
-    if (opts.keyFile) config.keyFilename = opts.keyFile;
-    if (opts.credentials) config.credentials = opts.credentials as StorageOptions['credentials'];
-    this.storage = new Storage(config);
-    this.bucket = this.storage.bucket(opts.bucket);
-    this.runner = new RequestRunner({
-      driver: this.name,
-      concurrency: opts.concurrency,
-      retry: { maxAttempts: (opts.maxRetries ?? 5) + 1, ...opts.retry },
-      logger: opts.logger,
-      isTransient: isTransientGcsError,
-      translate: (err, path) =>
-        path !== undefined && statusOf(err) === 404
-          ? new PathNotFoundError(path, this.name, { cause: err })
-          : undefined,
-    });
-    this.walkTuning = {
-      ...DEFAULT_WALK_TUNING,
-      rangeConcurrency: Math.min(DEFAULT_WALK_TUNING.rangeConcurrency, opts.concurrency),
-      ...opts.walkTuning,
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
     };
-  }
+    const cleanup = (): void => {
+      stream.off('readable', onReadable);
+      stream.off('end', onReadable);
+      stream.off('error', onError);
+    };
+    stream.on('readable', onReadable);
+    stream.on('end', onReadable);
+    stream.on('error', onError);
+  });
+}
 
-  requestCounts(): RequestCounts {
-    return this.runner.requestCounts();
-  }
+/** The GCS JSON-API calls ObjectStoreDriver plugs in: one SDK call each, the SDK's retries off. */
+class GcsBackend implements ObjectBackend {
+  readonly operations = {
+    list: 'objects.list',
+    head: 'objects.get',
+    get: 'objects.get(media)',
+    put: 'objects.insert',
+    delete: 'objects.delete',
+  } as const;
 
-  async close(): Promise<void> {
-    // The SDK keeps no sockets open beyond its shared keep-alive agent.
-  }
+  constructor(private readonly bucket: Bucket) {}
 
-  async listPage(q: ListQuery): Promise<ListPage> {
+  async listPage(q: ListQuery & { readonly limit?: number }): Promise<ListPage> {
     const query = {
       prefix: q.prefix,
       delimiter: q.delimiter ? '/' : undefined,
@@ -144,14 +101,11 @@ export class GcsDriver implements StorageDriver, ObjectStore {
       // startOffset is inclusive; walkObjects drops the key equal to startAfter.
       startOffset: q.token === undefined ? q.startAfter : undefined,
       endOffset: q.end,
-      maxResults: 1000,
+      maxResults: q.limit ?? 1000,
       autoPaginate: false,
       fields: 'items(name,size,updated,md5Hash),prefixes,nextPageToken',
     };
-    const [items, , response] = await this.runner.run(
-      { kind: 'list', operation: 'objects.list', path: pathOf(this, q.prefix), signal: q.signal },
-      () => this.bucket.getFiles(query),
-    );
+    const [items, , response] = await this.bucket.getFiles(query);
     const resp = (response ?? {}) as { prefixes?: string[]; nextPageToken?: string };
     return {
       objects: (items as unknown as RawObject[]).map((o) => ({
@@ -165,124 +119,66 @@ export class GcsDriver implements StorageDriver, ObjectStore {
     };
   }
 
-  async stat(path: string, options?: CallOptions): Promise<StatInfo> {
-    validatePath(path, this.name);
-    if (path !== '/') {
-      try {
-        const [meta] = await this.runner.run(
-          { kind: 'stat', operation: 'objects.get', path, signal: options?.signal },
-          () => this.bucket.file(keyOf(this, path)).getMetadata(),
-        );
-        return {
-          path,
-          isDir: false,
-          size: Number(meta.size ?? 0),
-          modTime: meta.updated ? new Date(meta.updated) : undefined,
-        };
-      } catch (err) {
-        if (!(err instanceof PathNotFoundError)) throw err;
-      }
-    }
-    const [items] = await this.runner.run(
-      { kind: 'list', operation: 'objects.list', path, signal: options?.signal },
-      () =>
-        this.bucket.getFiles({
-          prefix: dirKeyOf(this, path),
-          maxResults: 1,
-          autoPaginate: false,
-          fields: 'items(name),nextPageToken',
-        }),
-    );
-    if (items.length === 0) throw new PathNotFoundError(path, this.name);
-    return { path, isDir: true, size: 0 };
+  async head(key: string): Promise<HeadResult> {
+    const [meta] = await this.bucket.file(key).getMetadata();
+    return { size: Number(meta.size ?? 0), modTime: meta.updated ? new Date(meta.updated) : undefined };
   }
 
-  async list(path: string, options?: CallOptions): Promise<ListEntry[]> {
-    validatePath(path, this.name);
-    return listChildren(this, path, this.name, options?.signal);
+  async get(key: string, _signal: AbortSignal, offset?: number): Promise<GetResult> {
+    const stream = this.bucket
+      .file(key)
+      .createReadStream(offset ? { start: offset, validation: false } : { validation: false });
+    await started(stream);
+    return { body: stream };
   }
 
-  walk(prefix: string, options: WalkOptions = {}): AsyncIterable<FileInfo> {
-    validatePath(prefix, this.name);
-    return walkObjects(this, prefix, options, this.walkTuning);
+  async put(key: string, content: Buffer): Promise<void> {
+    await this.bucket.file(key).save(content, { resumable: false, validation: false });
   }
 
-  async getContent(path: string, options: GetContentOptions): Promise<Buffer> {
-    validatePath(path, this.name);
-    return this.runner.run(
-      { kind: 'get', operation: 'objects.get(media)', path, signal: options.signal },
-      async () => {
-        const stream = this.bucket.file(keyOf(this, path)).createReadStream({ validation: false });
-        return readCapped(
-          stream,
-          options.maxBytes,
-          () => new ContentTooLargeError(path, this.name, options.maxBytes),
-        );
-      },
-    );
+  async remove(key: string): Promise<void> {
+    await this.bucket.file(key).delete();
   }
 
-  async getContents(paths: readonly string[], options: GetContentOptions): Promise<ContentResult[]> {
-    return mapBounded(paths, this.runner.concurrency, async (path): Promise<ContentResult> => {
-      try {
-        return { path, content: await this.getContent(path, options) };
-      } catch (error) {
-        options.signal?.throwIfAborted();
-        return { path, error: error as StorageError };
-      }
+  isNotFound(err: unknown): boolean {
+    return statusOf(err) === 404;
+  }
+
+  isTransient(err: unknown): boolean {
+    return isTransientGcsError(err);
+  }
+
+  async close(): Promise<void> {
+    // The SDK keeps no sockets open beyond its shared keep-alive agent.
+  }
+}
+
+function storageOptions(opts: GcsDriverOptions): StorageOptions {
+  const config: StorageOptions = {
+    retryOptions: { autoRetry: false },
+    timeout: opts.retry?.attemptTimeoutMs ?? 60_000,
+    projectId: opts.projectId,
+  };
+  if (opts.endpoint) {
+    config.apiEndpoint = opts.endpoint;
+    config.useAuthWithCustomEndpoint = Boolean(opts.keyFile || opts.credentials);
+  }
+  if (opts.keyFile) config.keyFilename = opts.keyFile;
+  if (opts.credentials) config.credentials = opts.credentials as StorageOptions['credentials'];
+  return config;
+}
+
+export class GcsDriver extends ObjectStoreDriver {
+  constructor(opts: GcsDriverOptions) {
+    super({
+      name: 'gcs',
+      keyPrefix: gcsKeyPrefix(opts.rootDirectory),
+      backend: new GcsBackend(new Storage(storageOptions(opts)).bucket(opts.bucket)),
+      concurrency: opts.concurrency,
+      maxRetries: opts.maxRetries,
+      retry: opts.retry,
+      walkTuning: opts.walkTuning,
+      logger: opts.logger,
     });
-  }
-
-  async reader(path: string, options: CallOptions & { offset?: number } = {}): Promise<Readable> {
-    validatePath(path, this.name);
-    return this.runner.run(
-      { kind: 'get', operation: 'objects.get(media)', path, signal: options.signal },
-      async () => {
-        const stream = this.bucket
-          .file(keyOf(this, path))
-          .createReadStream(
-            options.offset ? { start: options.offset, validation: false } : { validation: false },
-          );
-        // Start the request and wait for its first outcome, so a missing object fails here, not later.
-        await new Promise<void>((resolve, reject) => {
-          const onReadable = (): void => {
-            cleanup();
-            resolve();
-          };
-          const onError = (err: Error): void => {
-            cleanup();
-            reject(err);
-          };
-          const cleanup = (): void => {
-            stream.off('readable', onReadable);
-            stream.off('end', onReadable);
-            stream.off('error', onError);
-          };
-          stream.on('readable', onReadable);
-          stream.on('end', onReadable);
-          stream.on('error', onError);
-        });
-        return stream;
-      },
-    );
-  }
-
-  async putContent(path: string, content: Buffer, options?: CallOptions): Promise<void> {
-    validatePath(path, this.name);
-    await this.runner.run({ kind: 'put', operation: 'objects.insert', path, signal: options?.signal }, () =>
-      this.bucket.file(keyOf(this, path)).save(content, { resumable: false, validation: false }),
-    );
-  }
-
-  async delete(path: string, options?: CallOptions): Promise<void> {
-    validatePath(path, this.name);
-    try {
-      await this.runner.run(
-        { kind: 'delete', operation: 'objects.delete', path, signal: options?.signal },
-        () => this.bucket.file(keyOf(this, path)).delete(),
-      );
-    } catch (err) {
-      if (!(err instanceof PathNotFoundError)) throw err;
-    }
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { FileInfo, ListEntry, WalkOptions } from './driver.js';
 import { PathNotFoundError } from './errors.js';
+import { checkPageOrder, directoryWalk, ListingOrderError } from './listing-order.js';
 import { compareBytewise } from './paths.js';
 
 export interface ObjectEntry {
@@ -36,8 +37,24 @@ export interface ListPage {
   readonly nextToken?: string;
 }
 
+/** What a driver has learnt about its store's listing order (one warning, then directory walks). */
+export class ListingOrderState {
+  unordered = false;
+
+  constructor(private readonly warn: (message: string) => void) {}
+
+  found(err: ListingOrderError): void {
+    if (this.unordered) return;
+    this.unordered = true;
+    this.warn(
+      `${err.message}; walking directory by directory from now on (one listing per directory, each sorted here)`,
+    );
+  }
+}
+
 export interface ObjectStore {
   readonly driver: string;
+  readonly listingOrder: ListingOrderState;
   /** Key prefix of the driver root: '' or 'some/root/'. */
   readonly keyPrefix: string;
   listPage(query: ListQuery): Promise<ListPage>;
@@ -148,12 +165,13 @@ async function* rangePages(
   store: ObjectStore,
   range: Range,
   options: WalkOptions,
-  first?: { page: ListPage; inference: DirInference },
+  first?: { page: ListPage; inference: DirInference; lastKey?: string },
 ): AsyncGenerator<FileInfo[]> {
   const inference = first?.inference ?? new DirInference(store, range.prefix, options.prune);
   let page = first?.page;
   let startAfter = range.startAfter;
   let token: string | undefined;
+  let lastKey = first?.lastKey;
   for (;;) {
     page ??= await store.listPage({
       prefix: range.prefix,
@@ -163,10 +181,16 @@ async function* rangePages(
       token,
       signal: options.signal,
     });
+    checkPageOrder(
+      store.driver,
+      page.objects.map((o) => o.key),
+      token === undefined ? undefined : lastKey,
+    );
     const { files, reachedEnd } = filePage(store, page, startAfter, range.end, inference);
     if (files.length > 0) yield files;
     if (page.nextToken === undefined || reachedEnd) return;
     const last = page.objects[page.objects.length - 1]?.key;
+    lastKey = last ?? lastKey;
     if (inference.skipPrefix !== undefined && last !== undefined && last.startsWith(inference.skipPrefix)) {
       // The page ended inside a pruned subtree: jump past it instead of paging through it.
       startAfter = inference.skipPrefix + PAST;
@@ -281,6 +305,7 @@ class Prefetch<T> {
   private error: unknown;
   private waiter: (() => void) | undefined;
   private space: (() => void) | undefined;
+  private cancelled = false;
 
   constructor(
     gen: AsyncGenerator<T>,
@@ -292,15 +317,26 @@ class Prefetch<T> {
   private async pump(gen: AsyncGenerator<T>): Promise<void> {
     try {
       for await (const item of gen) {
+        if (this.cancelled) break;
         this.buffer.push(item);
         this.wake();
-        while (this.buffer.length >= this.depth) await new Promise<void>((r) => (this.space = r));
+        while (this.buffer.length >= this.depth && !this.cancelled)
+          await new Promise<void>((r) => (this.space = r));
       }
     } catch (err) {
       this.error = err ?? new Error('range listing failed');
     }
     this.done = true;
     this.wake();
+  }
+
+  /** The consumer stopped: list no further pages. */
+  cancel(): void {
+    this.cancelled = true;
+    this.buffer.length = 0;
+    const s = this.space;
+    this.space = undefined;
+    s?.();
   }
 
   private wake(): void {
@@ -327,7 +363,9 @@ class Prefetch<T> {
 
 /**
  * Every object below directory `prefix` in bytewise key order, as FileInfo. The first page is listed
- * serially (a small walk costs one request); if more follow, the rest is split into ranges.
+ * serially (a small walk costs one request); if more follow, the rest is split into ranges. Every
+ * page is checked for binary key order before any of it is yielded; a store that lists otherwise
+ * makes the walk go on as a directory walk (drivers/listing-order.ts).
  */
 export async function* walkObjects(
   store: ObjectStore,
@@ -335,6 +373,92 @@ export async function* walkObjects(
   options: WalkOptions,
   tuning: ObjectWalkTuning,
 ): AsyncGenerator<FileInfo> {
+  if (store.listingOrder.unordered) {
+    yield* sortedWalk(store, prefix, options, options.startAfter);
+    return;
+  }
+  let last: string | undefined = options.startAfter;
+  let yielded = 0;
+  try {
+    for await (const files of walkPages(store, prefix, options, tuning)) {
+      checkPageOrder(
+        store.driver,
+        files.map((f) => f.path),
+        last,
+      );
+      yield* files;
+      yielded += files.length;
+      last = files[files.length - 1]?.path ?? last;
+    }
+    return;
+  } catch (err) {
+    if (!(err instanceof ListingOrderError)) throw err;
+    store.listingOrder.found(err);
+  }
+  if (yielded > 0) {
+    // Keys before `last` may still be unlisted: count what a sorted walk finds there against what
+    // was yielded. Equal counts mean the yielded set was complete (it is a subset of the same set).
+    let before = 0;
+    for await (const f of sortedWalk(store, prefix, options, options.startAfter)) {
+      if (compareBytewise(f.path, last!) > 0) break;
+      before++;
+    }
+    if (before !== yielded) {
+      throw new ListingOrderError(store.driver, `${before - yielded} key(s) before ${last}`, last!);
+    }
+  }
+  yield* sortedWalk(store, prefix, options, last);
+}
+
+/** A directory walk over delimiter listings, each directory sorted here (listing-order.ts). */
+function sortedWalk(
+  store: ObjectStore,
+  prefix: string,
+  options: WalkOptions,
+  after: string | undefined,
+): AsyncGenerator<FileInfo> {
+  return directoryWalk(
+    prefix,
+    async (dir) => {
+      const files: FileInfo[] = [];
+      const dirs: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await store.listPage({
+          prefix: dirKeyOf(store, dir),
+          delimiter: true,
+          token,
+          signal: options.signal,
+        });
+        for (const p of page.prefixes) dirs.push(pathOf(store, p));
+        for (const o of page.objects) {
+          if (o.key.endsWith('/')) continue;
+          const path = pathOf(store, o.key);
+          files.push(
+            o.md5 === undefined
+              ? { path, size: o.size, modTime: o.modTime }
+              : { path, size: o.size, modTime: o.modTime, md5: o.md5 },
+          );
+        }
+        token = page.nextToken;
+      } while (token !== undefined);
+      if (dir === prefix && files.length === 0 && dirs.length === 0 && after === options.startAfter) {
+        throw new PathNotFoundError(prefix, store.driver);
+      }
+      return { files, dirs };
+    },
+    options,
+    after,
+  );
+}
+
+/** The fast walk: pages of FileInfo in listing order (checked by the caller). */
+async function* walkPages(
+  store: ObjectStore,
+  prefix: string,
+  options: WalkOptions,
+  tuning: ObjectWalkTuning,
+): AsyncGenerator<FileInfo[]> {
   const base = dirKeyOf(store, prefix);
   const startAfter = options.startAfter === undefined ? undefined : keyOf(store, options.startAfter);
   const inference = new DirInference(store, base, options.prune);
@@ -348,12 +472,16 @@ export async function* walkObjects(
     return;
   }
   if (page.nextToken === undefined || tuning.rangeConcurrency <= 1) {
-    for await (const files of rangePages(store, { prefix: base, startAfter }, options, { page, inference })) {
-      yield* files;
-    }
+    yield* rangePages(store, { prefix: base, startAfter }, options, { page, inference });
     return;
   }
-  yield* filePage(store, page, startAfter, undefined, inference).files;
+  checkPageOrder(
+    store.driver,
+    page.objects.map((o) => o.key),
+    undefined,
+  );
+  const firstFiles = filePage(store, page, startAfter, undefined, inference).files;
+  if (firstFiles.length > 0) yield firstFiles;
   const last = page.objects[page.objects.length - 1]!.key;
   const resumeAfter =
     inference.skipPrefix !== undefined && last.startsWith(inference.skipPrefix)
@@ -364,15 +492,19 @@ export async function* walkObjects(
   // Ranges start in order, at most rangeConcurrency at a time, each buffering a few pages.
   const started: Array<Prefetch<FileInfo[]> | undefined> = ranges.map(() => undefined);
   let nextToStart = 0;
-  for (let i = 0; i < ranges.length; i++) {
-    while (nextToStart < ranges.length && nextToStart < i + tuning.rangeConcurrency) {
-      started[nextToStart] = new Prefetch(
-        rangePages(store, ranges[nextToStart]!, options),
-        tuning.pagesAhead,
-      );
-      nextToStart++;
+  try {
+    for (let i = 0; i < ranges.length; i++) {
+      while (nextToStart < ranges.length && nextToStart < i + tuning.rangeConcurrency) {
+        started[nextToStart] = new Prefetch(
+          rangePages(store, ranges[nextToStart]!, options),
+          tuning.pagesAhead,
+        );
+        nextToStart++;
+      }
+      yield* started[i]!.items();
+      started[i] = undefined;
     }
-    for await (const files of started[i]!.items()) yield* files;
-    started[i] = undefined;
+  } finally {
+    for (const p of started) p?.cancel();
   }
 }

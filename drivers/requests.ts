@@ -5,8 +5,8 @@
  * request counting by kind. Backends disable their SDK's own retries so that one attempt here is one
  * HTTP request and the counts are real.
  */
-import pLimit, { type LimitFunction } from 'p-limit';
 import { pino, type Logger } from 'pino';
+import { AdaptiveLimit } from './adaptive-limit.js';
 import type { RequestCounts } from './driver.js';
 import { StorageDriverError, StorageError } from './errors.js';
 
@@ -89,7 +89,8 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 export class RequestRunner {
   readonly driver: string;
   readonly concurrency: number;
-  private readonly limit: LimitFunction;
+  /** In-flight limit: adapts between 1 and `concurrency` (adaptive-limit.ts). */
+  readonly limit: AdaptiveLimit;
   private readonly retry: RetryPolicy;
   private readonly logger: Logger;
   private readonly counts: RequestCounts = { list: 0, get: 0, stat: 0, put: 0, delete: 0 };
@@ -100,7 +101,7 @@ export class RequestRunner {
   constructor(private readonly opts: RequestRunnerOptions) {
     this.driver = opts.driver;
     this.concurrency = opts.concurrency;
-    this.limit = pLimit(opts.concurrency);
+    this.limit = new AdaptiveLimit({ max: opts.concurrency, min: Math.min(4, opts.concurrency) });
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.logger = opts.logger ?? silentLogger;
     const rps = opts.maxRequestsPerSecond ?? 0;
@@ -126,7 +127,7 @@ export class RequestRunner {
       spec.signal?.throwIfAborted();
       let result: T;
       try {
-        result = await this.limit(() => this.attempt(spec, fn));
+        result = await this.limit.run(() => this.attempt(spec, fn));
         return result;
       } catch (err) {
         if (spec.signal?.aborted) throw spec.signal.reason;
@@ -138,6 +139,7 @@ export class RequestRunner {
           if (typed) throw typed;
           throw this.finalError(spec, attempt, err, false);
         }
+        if (isThrottle(err)) this.limit.throttled();
         const elapsed = Date.now() - started;
         const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
         const delayMs = Math.round(Math.random() * ceiling);
@@ -221,6 +223,12 @@ export class RequestRunner {
       cause: err,
     });
   }
+}
+
+/** The store asks for fewer requests: 503 (S3 SlowDown), 429 (GCS rateLimitExceeded), SlowDown. */
+export function isThrottle(err: unknown): boolean {
+  const d = describe(err);
+  return d.status === 503 || d.status === 429 || d.code === 'SlowDown' || d.name === 'SlowDown';
 }
 
 /** A small, log-safe summary of an error (never the request, which may carry credentials). */

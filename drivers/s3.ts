@@ -1,49 +1,16 @@
 /**
- * S3 backend (`s3`, `s3aws`, `s3_v2`) on @aws-sdk/client-s3. Keys: rootdirectory with trailing '/'
- * trimmed, then the driver path, leading '/' trimmed (spec §1.1). The SDK's own retries are off
- * (maxAttempts 1): the shared RequestRunner retries, so each counted attempt is one HTTP request.
+ * S3 driver (`s3`, `s3aws`, `s3_v2`): the object-store driver over one of two backends, hand-signed
+ * calls on node:http (s3-http.ts) when the config gives static keys, the AWS SDK (s3-sdk.ts) when
+ * not. Keys: rootdirectory with trailing '/' trimmed, then the driver path, leading '/' trimmed
+ * (spec §1.1). Neither backend retries: the shared RequestRunner does, so each counted attempt is
+ * one HTTP request.
  */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import type { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
-import type {
-  CallOptions,
-  ContentResult,
-  FileInfo,
-  GetContentOptions,
-  ListEntry,
-  RequestCounts,
-  StatInfo,
-  StorageDriver,
-  WalkOptions,
-} from './driver.js';
 import { md5FromETag } from './content-md5.js';
-import { ContentTooLargeError, PathNotFoundError, type StorageError } from './errors.js';
-import {
-  DEFAULT_WALK_TUNING,
-  dirKeyOf,
-  keyOf,
-  pathOf,
-  walkObjects,
-  type ListPage,
-  type ListQuery,
-  type ObjectStore,
-  type ObjectWalkTuning,
-  listChildren,
-} from './object-walk.js';
-import { validatePath } from './paths.js';
-import { isNetworkError, mapBounded, RequestRunner, type RetryPolicy } from './requests.js';
-import { readCapped } from './streams.js';
+import type { ListPage, ListQuery, ObjectWalkTuning } from './object-walk.js';
+import { parseListResult, readAll, S3Http } from './s3-http.js';
+import { ObjectStoreDriver, type GetResult, type HeadResult, type ObjectBackend } from './object-store.js';
+import { isNetworkError, type RetryPolicy } from './requests.js';
 
 export interface S3DriverOptions {
   /** `s3aws` (config keys s3 and s3aws) or `s3_v2` (spec §2.14). */
@@ -103,7 +70,7 @@ export function isTransientS3Error(err: unknown): boolean {
   return isNetworkError(err);
 }
 
-function isNotFound(err: unknown): boolean {
+export function isNotFound(err: unknown): boolean {
   const e = err as S3Failure;
   return (
     e?.name === 'NoSuchKey' || e?.name === 'NotFound' || (statusOf(err) === 404 && e?.name !== 'NoSuchBucket')
@@ -122,217 +89,122 @@ export function s3KeyPrefix(rootDirectory: string | undefined): string {
   return `${root}/`.replace(/^\/+/, '');
 }
 
-export class S3Driver implements StorageDriver, ObjectStore {
-  readonly name: 's3aws' | 's3_v2';
-  readonly driver: string;
-  readonly keyPrefix: string;
-  readonly listingMd5 = true;
-  readonly directoryWalk = false;
-  private readonly client: S3Client;
-  private readonly bucket: string;
-  private readonly runner: RequestRunner;
-  private readonly walkTuning: ObjectWalkTuning;
+/** The same five calls on S3Http (s3-http.ts): signed by hand, for static keys. */
+class HttpS3Backend implements ObjectBackend {
+  readonly operations = {
+    list: 'ListObjectsV2',
+    head: 'HeadObject',
+    get: 'GetObject',
+    put: 'PutObject',
+    delete: 'DeleteObject',
+  } as const;
 
-  constructor(opts: S3DriverOptions) {
-    this.name = opts.name;
-    this.driver = opts.name;
-    this.bucket = opts.bucket;
-    this.keyPrefix = s3KeyPrefix(opts.rootDirectory);
-    const secure = opts.secure ?? true;
-    const agentOptions = { keepAlive: true, maxSockets: opts.concurrency };
-    const config: S3ClientConfig = {
-      region: opts.region,
-      maxAttempts: 1,
-      forcePathStyle: opts.pathStyle ?? opts.regionEndpoint !== undefined,
-      // Checksums only where the API requires them: S3-compatible servers vary in support.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: {
-        httpAgent: new HttpAgent(agentOptions),
-        httpsAgent: new HttpsAgent({ ...agentOptions, rejectUnauthorized: !opts.skipVerify }),
-        connectionTimeout: 10_000,
-      },
-    };
-    if (opts.regionEndpoint) config.endpoint = endpointUrl(opts.regionEndpoint, secure);
-    if (opts.accessKey && opts.secretKey) {
-      config.credentials = {
-        accessKeyId: opts.accessKey,
-        secretAccessKey: opts.secretKey,
-        sessionToken: opts.sessionToken || undefined,
-      };
-    }
-    this.client = new S3Client(config);
-    this.runner = new RequestRunner({
-      driver: opts.name,
-      concurrency: opts.concurrency,
-      maxRequestsPerSecond: opts.maxRequestsPerSecond ?? 350,
-      retry: { maxAttempts: (opts.maxRetries ?? 5) + 1, ...opts.retry },
-      logger: opts.logger,
-      isTransient: isTransientS3Error,
-      translate: (err, path) =>
-        path !== undefined && isNotFound(err)
-          ? new PathNotFoundError(path, this.name, { cause: err })
-          : undefined,
-    });
-    this.walkTuning = {
-      ...DEFAULT_WALK_TUNING,
-      rangeConcurrency: Math.min(DEFAULT_WALK_TUNING.rangeConcurrency, opts.concurrency),
-      ...opts.walkTuning,
-    };
-  }
+  constructor(private readonly http: S3Http) {}
 
-  requestCounts(): RequestCounts {
-    return this.runner.requestCounts();
-  }
-
-  async close(): Promise<void> {
-    this.client.destroy();
-  }
-
-  async listPage(q: ListQuery): Promise<ListPage> {
-    const out = await this.runner.run(
-      { kind: 'list', operation: 'ListObjectsV2', path: pathOf(this, q.prefix), signal: q.signal },
-      (signal) =>
-        this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: q.prefix,
-            Delimiter: q.delimiter ? '/' : undefined,
-            ContinuationToken: q.token,
-            StartAfter: q.token === undefined ? q.startAfter : undefined,
-            MaxKeys: 1000,
-          }),
-          { abortSignal: signal },
-        ),
-    );
+  async listPage(q: ListQuery & { readonly limit?: number }, signal: AbortSignal): Promise<ListPage> {
+    const query: Array<[string, string]> = [
+      ['list-type', '2'],
+      ['prefix', q.prefix],
+      ['max-keys', String(q.limit ?? 1000)],
+    ];
+    if (q.delimiter) query.push(['delimiter', '/']);
+    if (q.token !== undefined) query.push(['continuation-token', q.token]);
+    else if (q.startAfter !== undefined) query.push(['start-after', q.startAfter]);
+    const res = await this.http.request('GET', undefined, query, signal);
+    const out = parseListResult((await readAll(res)).toString('utf8'));
     return {
-      objects: (out.Contents ?? []).map((o) => ({
-        key: o.Key ?? '',
-        size: Number(o.Size ?? 0),
+      objects: out.Contents.map((o) => ({
+        key: o.Key,
+        size: o.Size,
         modTime: o.LastModified,
         md5: md5FromETag(o.ETag),
       })),
-      prefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix ?? '').filter((p) => p !== ''),
+      prefixes: out.CommonPrefixes,
       nextToken: out.IsTruncated ? out.NextContinuationToken : undefined,
     };
   }
 
-  async stat(path: string, options?: CallOptions): Promise<StatInfo> {
-    validatePath(path, this.name);
-    if (path !== '/') {
-      try {
-        const head = await this.runner.run(
-          { kind: 'stat', operation: 'HeadObject', path, signal: options?.signal },
-          (signal) =>
-            this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: keyOf(this, path) }), {
-              abortSignal: signal,
-            }),
-        );
-        return { path, isDir: false, size: Number(head.ContentLength ?? 0), modTime: head.LastModified };
-      } catch (err) {
-        if (!(err instanceof PathNotFoundError)) throw err;
-      }
-    }
-    const probe = await this.runner.run(
-      { kind: 'list', operation: 'ListObjectsV2', path, signal: options?.signal },
-      (signal) =>
-        this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: dirKeyOf(this, path), MaxKeys: 1 }),
-          {
-            abortSignal: signal,
-          },
-        ),
-    );
-    if ((probe.KeyCount ?? probe.Contents?.length ?? 0) === 0) throw new PathNotFoundError(path, this.name);
-    return { path, isDir: true, size: 0 };
+  async head(key: string, signal: AbortSignal): Promise<HeadResult> {
+    const res = await this.http.request('HEAD', key, [], signal);
+    res.resume();
+    const modified = res.headers['last-modified'];
+    return {
+      size: Number(res.headers['content-length'] ?? 0),
+      ...(modified ? { modTime: new Date(modified) } : {}),
+    };
   }
 
-  async list(path: string, options?: CallOptions): Promise<ListEntry[]> {
-    validatePath(path, this.name);
-    return listChildren(this, path, this.name, options?.signal);
+  async get(key: string, signal: AbortSignal, offset?: number): Promise<GetResult> {
+    const res = await this.http.request('GET', key, [], signal, offset ? { range: `bytes=${offset}-` } : {});
+    const length = res.headers['content-length'];
+    return length === undefined ? { body: res } : { body: res, size: Number(length) };
   }
 
-  walk(prefix: string, options: WalkOptions = {}): AsyncIterable<FileInfo> {
-    validatePath(prefix, this.name);
-    return walkObjects(this, prefix, options, this.walkTuning);
+  async put(key: string, content: Buffer, signal: AbortSignal): Promise<void> {
+    (await this.http.request('PUT', key, [], signal, { body: content })).resume();
   }
 
-  async getContent(path: string, options: GetContentOptions): Promise<Buffer> {
-    validatePath(path, this.name);
-    return this.runner.run(
-      { kind: 'get', operation: 'GetObject', path, signal: options.signal },
-      async (signal) => {
-        const out = await this.client.send(
-          new GetObjectCommand({ Bucket: this.bucket, Key: keyOf(this, path) }),
-          {
-            abortSignal: signal,
-          },
-        );
-        const body = out.Body as Readable | undefined;
-        const size = out.ContentLength === undefined ? undefined : Number(out.ContentLength);
-        if (size !== undefined && size > options.maxBytes) {
-          body?.destroy();
-          throw new ContentTooLargeError(path, this.name, options.maxBytes, size);
-        }
-        if (!body) return Buffer.alloc(0);
-        return readCapped(
-          body,
-          options.maxBytes,
-          () => new ContentTooLargeError(path, this.name, options.maxBytes),
-        );
-      },
+  async remove(key: string, signal: AbortSignal): Promise<void> {
+    (await this.http.request('DELETE', key, [], signal)).resume();
+  }
+
+  isNotFound(err: unknown): boolean {
+    return isNotFound(err);
+  }
+
+  isTransient(err: unknown): boolean {
+    return isTransientS3Error(err);
+  }
+
+  async close(): Promise<void> {
+    this.http.destroy();
+  }
+}
+
+/** Whether the options carry static keys, so the hand-signed calls can be used (no SDK needed). */
+export function hasStaticKeys(opts: S3DriverOptions): boolean {
+  return Boolean(opts.accessKey && opts.secretKey);
+}
+
+function httpBackend(opts: S3DriverOptions): ObjectBackend {
+  if (!opts.accessKey || !opts.secretKey) {
+    throw new Error(
+      'S3 without static keys needs the SDK backend (drivers/s3-sdk.ts); build it with createDriver',
     );
   }
+  const secure = opts.secure ?? true;
+  return new HttpS3Backend(
+    new S3Http({
+      endpoint: opts.regionEndpoint
+        ? endpointUrl(opts.regionEndpoint, secure)
+        : `https://s3.${opts.region}.amazonaws.com`,
+      region: opts.region,
+      bucket: opts.bucket,
+      pathStyle: opts.pathStyle ?? opts.regionEndpoint !== undefined,
+      accessKey: opts.accessKey,
+      secretKey: opts.secretKey,
+      sessionToken: opts.sessionToken || undefined,
+      maxSockets: opts.concurrency,
+      skipVerify: opts.skipVerify,
+    }),
+  );
+}
 
-  async getContents(paths: readonly string[], options: GetContentOptions): Promise<ContentResult[]> {
-    return mapBounded(paths, this.runner.concurrency, async (path): Promise<ContentResult> => {
-      try {
-        return { path, content: await this.getContent(path, options) };
-      } catch (error) {
-        options.signal?.throwIfAborted();
-        return { path, error: error as StorageError };
-      }
+export class S3Driver extends ObjectStoreDriver {
+  declare readonly name: 's3aws' | 's3_v2';
+
+  /** `backend`: the SDK's (s3-sdk.ts) when there are no static keys; by default the hand-signed one. */
+  constructor(opts: S3DriverOptions, backend?: ObjectBackend) {
+    super({
+      name: opts.name,
+      keyPrefix: s3KeyPrefix(opts.rootDirectory),
+      backend: backend ?? httpBackend(opts),
+      concurrency: opts.concurrency,
+      maxRequestsPerSecond: opts.maxRequestsPerSecond ?? 350,
+      maxRetries: opts.maxRetries,
+      retry: opts.retry,
+      walkTuning: opts.walkTuning,
+      logger: opts.logger,
     });
-  }
-
-  async reader(path: string, options: CallOptions & { offset?: number } = {}): Promise<Readable> {
-    validatePath(path, this.name);
-    const out = await this.runner.run(
-      { kind: 'get', operation: 'GetObject', path, signal: options.signal },
-      (signal) =>
-        this.client.send(
-          new GetObjectCommand({
-            Bucket: this.bucket,
-            Key: keyOf(this, path),
-            Range: options.offset ? `bytes=${options.offset}-` : undefined,
-          }),
-          { abortSignal: signal },
-        ),
-    );
-    return out.Body as Readable;
-  }
-
-  async putContent(path: string, content: Buffer, options?: CallOptions): Promise<void> {
-    validatePath(path, this.name);
-    await this.runner.run({ kind: 'put', operation: 'PutObject', path, signal: options?.signal }, (signal) =>
-      this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: keyOf(this, path), Body: content }), {
-        abortSignal: signal,
-      }),
-    );
-  }
-
-  async delete(path: string, options?: CallOptions): Promise<void> {
-    validatePath(path, this.name);
-    try {
-      await this.runner.run(
-        { kind: 'delete', operation: 'DeleteObject', path, signal: options?.signal },
-        (signal) =>
-          this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: keyOf(this, path) }), {
-            abortSignal: signal,
-          }),
-      );
-    } catch (err) {
-      if (!(err instanceof PathNotFoundError)) throw err;
-    }
   }
 }

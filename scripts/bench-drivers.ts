@@ -6,7 +6,7 @@
  *
  * Generates <repos> repositories of ~<files-per-repo> small link files in a temporary folder (or reuses
  * --dir), then times: cat; the filesystem driver walking and reading every file (single getContent calls
- * with a bounded window, and getContents batches); S3 (s3rver) and GCS (the local test server) on the
+ * with a bounded window, and getContents batches); S3 (Ceph radosgw) and GCS (the local test server) on the
  * first <object-repos> repositories. Prints files/s, MB/s and the ratio to cat.
  */
 import { spawnSync } from 'node:child_process';
@@ -19,6 +19,7 @@ import type { StorageDriver } from '../drivers/driver.js';
 import { createDriver } from '../drivers/factory.js';
 import { listTree, loadTreeIntoGcs, uploadTreeToS3 } from '../test/helpers/driver-backends.js';
 import { startGcsServer } from '../test/helpers/gcs-server.js';
+import { startCephCluster } from '../test/helpers/ceph.js';
 import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server } from '../test/helpers/s3-server.js';
 
 function arg(name: string, fallback: number): number;
@@ -242,7 +243,8 @@ async function main(): Promise<void> {
 
     // Object stores on the first repositories (namespaces ns0..ns49 hold repo0..; take whole repos).
     const subset = listTree(root).filter((f) => Number(/\/repo(\d+)\//.exec(f.path)?.[1]) < objectRepos);
-    const s3 = await startS3Server();
+    const ceph = await startCephCluster();
+    const s3 = await startS3Server({ target: ceph.endpoint });
     const gcs = await startGcsServer();
     try {
       await uploadTreeToS3(s3, subset, 'bench/');
@@ -263,7 +265,7 @@ async function main(): Promise<void> {
         },
         { concurrency: 50 },
       );
-      objectResults.push(await timeDriver('s3 (s3rver) getContents', s3Driver, 'batch'));
+      objectResults.push(await timeDriver('s3 (Ceph radosgw) getContents', s3Driver, 'batch'));
       await s3Driver.close();
       const gcsDriver = await createDriver(
         {
@@ -279,6 +281,7 @@ async function main(): Promise<void> {
       print(objectResults, objectResults[0]!);
     } finally {
       await Promise.all([s3.close(), gcs.close()]);
+      await ceph.stop();
     }
   } finally {
     if (!given && !keep) rmSync(root, { recursive: true, force: true });

@@ -2,10 +2,14 @@
  * `npm run bench`: imports the default synthetic corpus into a fresh database and prints wall time
  * per step, tags/s, rows/s, peak RSS, storage requests and the limit ratio (issue 5 §5).
  *
- *   npm run bench -- [--scale N] [--seed N] [--driver filesystem|s3] [--runner auto|dist|tsx] [--json]
+ *   npm run bench -- [--scale N] [--seed N] [--driver filesystem|s3|gcs] [--delay-ms N] [--cpu-prof DIR]
+ *                    [--runner auto|dist|tsx] [--json]
  *                    [--cache DIR] [--keep] [--repositories N --tags N --layer-refs N --shared-layers N]
- *                    [--shards N] [--latency MS (with --driver s3)]
+ *                    [--shards N]
  *                    [-- extra import flags]
+ *
+ * s3 loads the corpus into a one-node Ceph cluster (radosgw) started for the run, gcs into the GCS
+ * test server; both sit behind a local proxy that adds --delay-ms to every storage request.
  *
  * Server: REGDB_BENCH_DATABASE_URL (an admin URL: the role must create databases), default
  * postgresql://postgres@127.0.0.1:5432/postgres. Corpus cache: --cache, REGDB_BENCH_CACHE, or
@@ -36,7 +40,10 @@ const DEFAULT_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 interface Options {
   params: CorpusParams;
-  driver: 'filesystem' | 's3';
+  driver: 'filesystem' | 's3' | 'gcs';
+  delayMs: number;
+  /** Directory for a V8 CPU profile of the import (node --cpu-prof), if wanted. */
+  cpuProf?: string;
   runner: 'auto' | 'dist' | 'tsx';
   json: boolean;
   keep: boolean;
@@ -46,7 +53,6 @@ interface Options {
   /** Import processes run at once, `--shard i/N` each (issue 13 §5). */
   shards: number;
   /** Milliseconds added to every storage request (an HTTP proxy in front of s3rver). */
-  latencyMs: number;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -59,6 +65,8 @@ function parseOptions(argv: string[]): Options {
       scale: { type: 'string', default: '1' },
       seed: { type: 'string', default: String(DEFAULT_PARAMS.seed) },
       driver: { type: 'string', default: 'filesystem' },
+      'delay-ms': { type: 'string', default: '0' },
+      'cpu-prof': { type: 'string' },
       runner: { type: 'string', default: 'auto' },
       json: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -68,7 +76,6 @@ function parseOptions(argv: string[]): Options {
       'layer-refs': { type: 'string' },
       'shared-layers': { type: 'string' },
       shards: { type: 'string', default: '1' },
-      latency: { type: 'string', default: '0' },
     },
   });
   const count = (name: string, v: string | undefined, fallback: number): number => {
@@ -79,10 +86,14 @@ function parseOptions(argv: string[]): Options {
   const scale = Number(values.scale);
   if (!Number.isInteger(scale) || scale < 1)
     throw new Error(`--scale must be a whole number >= 1, got "${values.scale}".`);
-  if (values.driver !== 'filesystem' && values.driver !== 's3') {
-    throw new Error(`--driver must be filesystem or s3, got "${values.driver}".`);
+  if (values.driver !== 'filesystem' && values.driver !== 's3' && values.driver !== 'gcs') {
+    throw new Error(`--driver must be filesystem, s3 or gcs, got "${values.driver}".`);
   }
-  if (values.latency !== '0' && values.driver !== 's3') throw new Error('--latency needs --driver s3.');
+  const delayMs = count('delay-ms', values['delay-ms'], 0);
+  if (delayMs > 0 && values.driver === 'filesystem')
+    throw new Error(
+      '--delay-ms needs --driver s3 or gcs (the delay is added by a proxy in front of the store).',
+    );
   if (values.runner !== 'auto' && values.runner !== 'dist' && values.runner !== 'tsx') {
     throw new Error(`--runner must be auto, dist or tsx, got "${values.runner}".`);
   }
@@ -98,6 +109,8 @@ function parseOptions(argv: string[]): Options {
       scale,
     ),
     driver: values.driver,
+    delayMs,
+    ...(values['cpu-prof'] ? { cpuProf: values['cpu-prof'] } : {}),
     runner: values.runner,
     json: values.json,
     keep: values.keep,
@@ -105,7 +118,6 @@ function parseOptions(argv: string[]): Options {
     adminUrl: process.env['REGDB_BENCH_DATABASE_URL'] ?? DEFAULT_URL,
     importArgs: dash >= 0 ? argv.slice(dash + 1) : [],
     shards: count('shards', values.shards, 1) || 1,
-    latencyMs: count('latency', values.latency, 0),
   };
 }
 
@@ -147,7 +159,10 @@ async function regdb(
   args: string[],
   what: string,
 ): Promise<Awaited<ReturnType<typeof runMeasured>>> {
-  const r = await runMeasured(process.execPath, [...regdbCommand(opts.runner), ...args], { cwd: ROOT });
+  const prof = opts.cpuProf && args[1] === 'import' ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProf] : [];
+  const r = await runMeasured(process.execPath, [...prof, ...regdbCommand(opts.runner), ...args], {
+    cwd: ROOT,
+  });
   if (r.code !== 0) {
     throw new Error(
       `${what} failed (exit ${r.code ?? r.signal}):\n${r.stderr.slice(-4000)}${r.stdout.slice(-2000)}`,
@@ -195,7 +210,12 @@ async function importShards(
   importCfg: string,
   work: string,
 ): Promise<{
-  imp: { seconds: number; peakRss: number; peakRssSource: string; cpuSeconds?: number };
+  imp: {
+    seconds: number;
+    peakRss: number;
+    peakRssSource: string;
+    cpuSeconds?: { user: number; system: number };
+  };
   report: ImportReport;
   shards: ShardFigure[];
 }> {
@@ -237,7 +257,10 @@ async function importShards(
     for (const [k, v] of Object.entries(report.storageRequests ?? {})) requests[k] = (requests[k] ?? 0) + v;
   }
   const cpu = runs.every((r) => r.m.cpuSeconds !== undefined)
-    ? runs.reduce((s, r) => s + r.m.cpuSeconds!, 0)
+    ? {
+        user: runs.reduce((s, r) => s + r.m.cpuSeconds!.user, 0),
+        system: runs.reduce((s, r) => s + r.m.cpuSeconds!.system, 0),
+      }
     : undefined;
   return {
     imp: {
@@ -255,7 +278,7 @@ async function importShards(
       return {
         shard: i,
         seconds: m.seconds,
-        ...(m.cpuSeconds !== undefined ? { cpuSeconds: m.cpuSeconds } : {}),
+        ...(m.cpuSeconds !== undefined ? { cpuSeconds: m.cpuSeconds.user + m.cpuSeconds.system } : {}),
         peakRssMB: m.peakRss / 2 ** 20,
         repositories: two?.repositories ?? 0,
         tags: two?.tags ?? 0,
@@ -286,21 +309,14 @@ async function main(): Promise<void> {
   const tag = `regdb_bench_${process.pid}`;
   const importDb = `${tag}_import`;
   const loadDb = `${tag}_load`;
-  let s3: Awaited<ReturnType<typeof import('./lib/bench-s3.js').startLoadedS3>> | undefined;
-  let proxy: import('./lib/latency-proxy.js').LatencyProxy | undefined;
+  let store: import('./lib/bench-s3.js').LoadedStore | undefined;
   try {
     let storage = `storage:\n  filesystem:\n    rootdirectory: ${JSON.stringify(c.dir)}\n`;
-    if (opts.driver === 's3') {
-      const { startLoadedS3, s3StorageYaml } = await import('./lib/bench-s3.js');
-      say(`uploading ${c.files} files to s3rver`);
-      s3 = await startLoadedS3(c.dir);
-      storage = s3StorageYaml(s3.server);
-      if (opts.latencyMs > 0) {
-        const { startLatencyProxy } = await import('./lib/latency-proxy.js');
-        proxy = await startLatencyProxy(s3.server.endpoint, opts.latencyMs);
-        storage = storage.replace(s3.server.endpoint, proxy.endpoint);
-        say(`storage requests go through a proxy adding ${opts.latencyMs} ms each`);
-      }
+    if (opts.driver !== 'filesystem') {
+      const { startLoadedS3, startLoadedGcs } = await import('./lib/bench-s3.js');
+      say(`loading ${c.files} files into ${opts.driver === 's3' ? 'Ceph radosgw' : 'the GCS test server'}`);
+      store = await (opts.driver === 's3' ? startLoadedS3 : startLoadedGcs)(c.dir, opts.delayMs);
+      storage = store.storageYaml;
     }
     const importUrl = await createDatabase(opts.adminUrl, importDb);
     const importCfg = join(work, 'import.yml');
@@ -339,6 +355,7 @@ async function main(): Promise<void> {
     const requests = report.storageRequests;
     const totalRequests = requests ? Object.values(requests).reduce((a, b) => a + b, 0) : undefined;
     const copyInSeconds = copyIn.reduce((s, t) => s + t.seconds, 0);
+    const cpu = imp.cpuSeconds;
     const steps: StepFigure[] = (report.steps ?? []).map((s) => ({
       step: s.step,
       seconds: s.seconds ?? NaN,
@@ -350,17 +367,19 @@ async function main(): Promise<void> {
     const figures: BenchFigures = {
       corpus: c,
       driver: opts.driver,
-      ...(opts.latencyMs > 0 ? { latencyMs: opts.latencyMs } : {}),
       runner: opts.runner,
-      ...(s3 ? { s3UploadSeconds: s3.seconds } : {}),
+      ...(store ? { uploadSeconds: store.seconds, maxInFlight: store.proxy.maxInFlight() } : {}),
+      ...(opts.delayMs > 0 ? { delayMs: opts.delayMs } : {}),
       migrateSeconds: migrated.seconds,
       import: {
         wallSeconds: imp.seconds,
         steps,
         peakRssMB: imp.peakRss / 2 ** 20,
         peakRssSource: imp.peakRssSource,
-        ...(imp.cpuSeconds !== undefined ? { cpuSeconds: imp.cpuSeconds } : {}),
-        ...(shards.length > 1 ? { shards } : {}),
+        ...(cpu ? { cpuSeconds: cpu } : {}),
+        ...(cpu && totalRequests
+          ? { cpuMsPerRequest: ((cpu.user + cpu.system) * 1000) / totalRequests }
+          : {}),
         ...(requests ? { requests } : {}),
         ...(totalRequests !== undefined && tags > 0 ? { requestsPerTag: totalRequests / tags } : {}),
         tags,
@@ -381,8 +400,8 @@ async function main(): Promise<void> {
     };
     process.stdout.write((opts.json ? JSON.stringify(figures, null, 2) : renderFigures(figures)) + '\n');
   } finally {
-    if (proxy) await proxy.close();
-    if (s3) await s3.server.close();
+    if (store) await store.close();
+        ...(shards.length > 1 ? { shards } : {}),
     if (!opts.keep) {
       await dropDatabase(opts.adminUrl, importDb).catch(() => undefined);
       await dropDatabase(opts.adminUrl, loadDb).catch(() => undefined);

@@ -15,8 +15,8 @@ export interface Measured {
   /** Peak RSS in bytes. */
   readonly peakRss: number;
   readonly peakRssSource: 'rusage' | 'proc-poll';
-  /** User + system CPU seconds of the child (GNU time only): a figure load on a shared machine barely moves. */
-  readonly cpuSeconds?: number;
+  /** User and system CPU seconds of the child (GNU time), undefined without GNU time. */
+  readonly cpuSeconds?: { readonly user: number; readonly system: number };
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -47,7 +47,7 @@ export async function runMeasured(
   const tmp = mkdtempSync(join(tmpdir(), 'regdb-bench-time-'));
   const timeFile = join(tmp, 'rss');
   const [cmd, argv] = gnu
-    ? [GNU_TIME, ['-f', '%U %S %M', '-o', timeFile, command, ...args]]
+    ? [GNU_TIME, ['-f', '%M %U %S', '-o', timeFile, command, ...args]]
     : [command, [...args]];
   const started = process.hrtime.bigint();
   const child = spawn(cmd, argv, {
@@ -77,13 +77,13 @@ export async function runMeasured(
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (poll) clearInterval(poll);
   let peakRss = polled;
-  let cpuSeconds: number | undefined;
+  let cpuSeconds: Measured['cpuSeconds'];
   if (gnu) {
     // GNU time prints "Command exited with non-zero status N" before the figures on failures.
     const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
-    const [user, sys, rss] = lines[lines.length - 1]!.split(' ').map(Number);
-    peakRss = rss! * 1024;
-    cpuSeconds = user! + sys!;
+    const [rss, user, system] = (lines[lines.length - 1] ?? '').split(' ').map(Number);
+    peakRss = (rss ?? NaN) * 1024;
+    cpuSeconds = { user: user ?? NaN, system: system ?? NaN };
   }
   rmSync(tmp, { recursive: true, force: true });
   return {
@@ -92,7 +92,7 @@ export async function runMeasured(
     seconds,
     peakRss,
     peakRssSource: gnu ? 'rusage' : 'proc-poll',
-    ...(cpuSeconds !== undefined ? { cpuSeconds } : {}),
+    ...(cpuSeconds ? { cpuSeconds } : {}),
     stdout,
     stderr,
   };

@@ -1,18 +1,18 @@
 /**
- * S3 variant of the benchmark: s3rver in-process (test/helpers/s3-server.ts) loaded with the corpus,
- * and the storage section that points an import at it.
+ * Object-store variants of the benchmark. S3: a one-node Ceph cluster (radosgw, test/helpers/ceph.ts)
+ * loaded with the corpus; GCS: the JSON-API test server (test/helpers/gcs-server.ts) in this process.
+ * Either sits behind the local proxy (scripts/lib/storage-proxy.ts) that adds the `--delay-ms`
+ * latency to every request and counts the most in flight. Returns the storage section of the config.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import {
-  S3_ACCESS_KEY,
-  S3_SECRET_KEY,
-  startS3Server,
-  type S3TestServer,
-} from '../../test/helpers/s3-server.js';
+import { CEPH_ACCESS_KEY, CEPH_SECRET_KEY, startCephCluster } from '../../test/helpers/ceph.js';
+import { startGcsServer } from '../../test/helpers/gcs-server.js';
+import { startStorageProxy, type StorageProxy } from './storage-proxy.js';
 
 const UPLOAD_CONCURRENCY = 32;
+const BUCKET = 'registry';
 
 function* treeFiles(dir: string): Generator<string> {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -22,48 +22,96 @@ function* treeFiles(dir: string): Generator<string> {
   }
 }
 
-/** Starts s3rver and uploads every file below `<root>/docker` under its relative key. */
-export async function startLoadedS3(
-  root: string,
-): Promise<{ server: S3TestServer; objects: number; seconds: number }> {
+export interface LoadedStore {
+  readonly storageYaml: string;
+  readonly proxy: StorageProxy;
+  readonly objects: number;
+  readonly seconds: number;
+  close(): Promise<void>;
+}
+
+/** Starts Ceph, uploads every file below `<root>/docker` under its relative key, and a proxy. */
+export async function startLoadedS3(root: string, delayMs: number): Promise<LoadedStore> {
   const started = process.hrtime.bigint();
-  const server = await startS3Server();
+  const cluster = await startCephCluster();
   const client = new S3Client({
-    endpoint: server.endpoint,
+    endpoint: cluster.endpoint,
     region: 'us-east-1',
     forcePathStyle: true,
-    credentials: { accessKeyId: S3_ACCESS_KEY, secretAccessKey: S3_SECRET_KEY },
+    credentials: { accessKeyId: CEPH_ACCESS_KEY, secretAccessKey: CEPH_SECRET_KEY },
   });
   const files = treeFiles(join(root, 'docker'));
   let objects = 0;
   const worker = async (): Promise<void> => {
     for (let next = files.next(); next.done !== true; next = files.next()) {
       const key = relative(root, next.value).split('\\').join('/');
-      await client.send(
-        new PutObjectCommand({ Bucket: server.bucket, Key: key, Body: readFileSync(next.value) }),
-      );
+      await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: readFileSync(next.value) }));
       objects++;
     }
   };
   try {
+    const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
+    await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
     await Promise.all(Array.from({ length: UPLOAD_CONCURRENCY }, worker));
+  } catch (err) {
+    await cluster.stop();
+    throw err;
   } finally {
     client.destroy();
   }
-  return { server, objects, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
-}
-
-export function s3StorageYaml(server: S3TestServer): string {
-  return [
+  const proxy = await startStorageProxy({ target: cluster.endpoint, delayMs });
+  const storageYaml = [
     'storage:',
     '  s3:',
-    `    accesskey: ${S3_ACCESS_KEY}`,
-    `    secretkey: ${S3_SECRET_KEY}`,
+    `    accesskey: ${CEPH_ACCESS_KEY}`,
+    `    secretkey: ${CEPH_SECRET_KEY}`,
     '    region: us-east-1',
-    `    regionendpoint: ${server.endpoint}`,
-    `    bucket: ${server.bucket}`,
+    `    regionendpoint: ${proxy.endpoint}`,
+    `    bucket: ${BUCKET}`,
     '    pathstyle: true',
     '    secure: false',
+    // GitLab's default rate cap (350 requests/s) would bound the import at ~170 tags/s whatever the
+    // store sustains; the bench measures the importer, so the cap is off (0).
+    '    maxrequestspersecond: 0',
     '',
   ].join('\n');
+  return {
+    storageYaml,
+    proxy,
+    objects,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    close: async () => {
+      await proxy.close();
+      await cluster.stop();
+    },
+  };
+}
+
+/** Starts the GCS test server in this process, loads the corpus, and a proxy in front. */
+export async function startLoadedGcs(root: string, delayMs: number): Promise<LoadedStore> {
+  const started = process.hrtime.bigint();
+  const server = await startGcsServer();
+  let objects = 0;
+  for (const file of treeFiles(join(root, 'docker'))) {
+    server.put(BUCKET, relative(root, file).split('\\').join('/'), readFileSync(file));
+    objects++;
+  }
+  const proxy = await startStorageProxy({ target: server.endpoint, delayMs });
+  const storageYaml = [
+    'storage:',
+    '  gcs:',
+    `    bucket: ${BUCKET}`,
+    `    endpoint: ${proxy.endpoint}`,
+    '',
+  ].join('\n');
+  return {
+    storageYaml,
+    proxy,
+    objects,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    close: async () => {
+      await proxy.close();
+      await server.close();
+    },
+  };
 }

@@ -12,7 +12,7 @@ import {
 } from '../../drivers/errors.js';
 import type { FileInfo, StorageDriver } from '../../drivers/driver.js';
 import { formatDigest, parseLink, type Digest, type DigestParseResult } from '../registry/digest.js';
-import { blobDataPath } from '../registry/paths.js';
+import { BLOBS_ROOT, blobDataPath } from '../registry/paths.js';
 import { MANIFEST_SIZE_LIMIT } from '../registry/manifest.js';
 import { withListedLayers, type Repository, type RepositoryProblem } from '../registry/repositories.js';
 import { RecentDigestSet } from './digest-set.js';
@@ -49,6 +49,17 @@ export class StorageReads {
   private readonly existing = new RecentDigestSet(50_000);
   private readonly missing = new RecentDigestSet(5_000);
   private readonly checking = new Map<string, Promise<boolean>>();
+  /**
+   * Object stores only: blob shards (`blobs/sha256/<ab>`) listed once, as the sorted 32-byte digests
+   * whose `data` object exists, so an existence check costs no request of its own (issue 12 §5). A
+   * shard of more than SHARD_KEYS objects is not kept (undefined): its blobs are checked by stat, and
+   * memory stays within 256 x SHARD_KEYS x 32 bytes (8 MB).
+   */
+  private readonly shards = new Map<string, Promise<Buffer | undefined>>();
+  private static readonly SHARD_KEYS = 1000;
+  /** Shard listings start after this many checks: with fewer, one stat per blob is no dearer. */
+  private static readonly SHARD_AFTER = 16;
+  private checks = 0;
 
   constructor(
     readonly driver: StorageDriver,
@@ -127,7 +138,7 @@ export class StorageReads {
     if (this.missing.has(digest)) return Promise.resolve(false);
     let p = this.checking.get(key);
     if (p === undefined) {
-      p = this.statBlob(digest);
+      p = this.checkBlob(digest);
       this.checking.set(key, p);
       // A failed stat is not remembered: the next repository asks again.
       p.then(
@@ -139,6 +150,56 @@ export class StorageReads {
       );
     }
     return p;
+  }
+
+  private async checkBlob(digest: Digest): Promise<boolean> {
+    if (
+      this.driver.directoryWalk ||
+      digest.algorithm !== 'sha256' ||
+      ++this.checks <= StorageReads.SHARD_AFTER
+    )
+      return this.statBlob(digest);
+    const name = digest.hex.slice(0, 2);
+    let shard = this.shards.get(name);
+    if (shard === undefined) {
+      shard = this.listShard(name);
+      this.shards.set(name, shard);
+      shard.catch(() => this.shards.delete(name));
+    }
+    const listed = await shard;
+    if (listed === undefined) return this.statBlob(digest);
+    const want = Buffer.from(digest.hex, 'hex');
+    let lo = 0;
+    let hi = listed.length / 32;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = listed.compare(want, 0, 32, mid * 32, mid * 32 + 32);
+      if (c === 0) return true;
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return false;
+  }
+
+  /** The sorted digests of one shard whose `data` object exists; undefined when the shard is large. */
+  private async listShard(name: string): Promise<Buffer | undefined> {
+    const dir = `${BLOBS_ROOT}/sha256/${name}`;
+    const found: Buffer[] = [];
+    let files = 0;
+    try {
+      for await (const f of this.driver.walk(dir, { signal: this.signal })) {
+        if (++files > StorageReads.SHARD_KEYS) return undefined;
+        // `<dir>/<hex>/data`: anything else (a `data` directory, other files) proves nothing.
+        const rest = f.path.slice(dir.length + 1);
+        if (rest.length === 69 && rest.endsWith('/data') && /^[0-9a-f]{64}$/.test(rest.slice(0, 64))) {
+          found.push(Buffer.from(rest.slice(0, 64), 'hex'));
+        }
+      }
+    } catch (err) {
+      if (err instanceof PathNotFoundError) return Buffer.alloc(0);
+      throw err;
+    }
+    return Buffer.concat(found.sort(Buffer.compare));
   }
 
   private async statBlob(digest: Digest): Promise<boolean> {

@@ -11,9 +11,6 @@ export const BLOBS_ROOT = `${V2_ROOT}/blobs`;
 export const REPOSITORIES_ROOT = `${V2_ROOT}/repositories`;
 export const LOCKFILES_ROOT = `${REGISTRY_ROOT}/lockfiles`;
 
-/** The filesystem driver's default `rootdirectory`. */
-export const DEFAULT_FILESYSTEM_ROOT = '/var/lib/registry';
-
 /** `<alg>` as a path: `+`, `.` and `;` become `/` (GitLab `blobAlgorithmReplacer`). */
 export function algorithmPath(algorithm: string): string {
   return algorithm.replace(/[+.;]/g, '/');
@@ -137,25 +134,10 @@ export function driverPathOfKey(keyPrefix: string, key: string): string | undefi
 // --- Ordering -------------------------------------------------------------------------------------
 
 /**
- * Bytewise (UTF-8) comparison of two strings, the order in which drivers walk and GitLab sorts
- * children. JavaScript's `<` compares UTF-16 code units, which differs for characters beyond U+FFFF
- * versus U+E000..U+FFFF; remapping surrogates above that range restores code-point (= UTF-8) order.
+ * Bytewise (UTF-8) order, the order drivers walk in and GitLab sorts children: one implementation,
+ * in drivers/paths.ts, because resume and the walks depend on agreeing on it.
  */
-export function compareBytewise(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return codePointRank(x) - codePointRank(y);
-  }
-  return a.length - b.length;
-}
-
-function codePointRank(unit: number): number {
-  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
-  if (unit >= 0xe000) return unit - 0x800;
-  return unit;
-}
+export { compareBytewise } from '../../drivers/paths.js';
 
 /** Split a driver path below `root` into its segments; undefined when it is not below `root`. */
 export function segmentsBelow(root: string, path: string): string[] | undefined {

@@ -1,6 +1,6 @@
 /**
  * Puts one on-disk storage tree behind all three drivers: the filesystem driver on the tree itself,
- * S3 (s3rver, the tree uploaded with the AWS SDK under a root prefix) and GCS (the local GCS server,
+ * S3 (Ceph radosgw, the tree uploaded with the AWS SDK under a root prefix) and GCS (the local GCS server,
  * the tree loaded under a root prefix). Used by the driver conformance, fault and request tests.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * An HTTP reverse proxy in front of a test server (s3rver, the GCS test server) that injects faults
+ * An HTTP reverse proxy in front of a test server (Ceph radosgw, the GCS test server) that injects faults
  * into chosen requests: error statuses with S3- or GCS-shaped bodies (500, 503, S3 `SlowDown`),
  * connection resets, and slow responses. It forwards everything else untouched (Host included, so
  * S3 signatures stay valid) and records every request it receives, so tests can compare a driver's

@@ -1,5 +1,5 @@
 /**
- * Retries through real failures on the wire: a fault proxy in front of s3rver and of the GCS test
+ * Retries through real failures on the wire: a fault proxy in front of Ceph radosgw and of the GCS test
  * server injects 500, 503, S3 SlowDown, GCS 429, connection resets and slow responses. Each transient
  * fault is retried (and logged) until the request succeeds; a persistent one ends in StorageDriverError
  * after the bounded number of attempts; a non-transient one is not retried. The proxy's own request log

@@ -1,5 +1,5 @@
 /**
- * Issue 5 §4: the same fixture imported from the filesystem, from S3 (s3rver, the tree uploaded with
+ * Issue 5 §4: the same fixture imported from the filesystem, from S3 (Ceph radosgw, the tree uploaded with
  * the AWS SDK under a root prefix) and from GCS (the local GCS server, under a root prefix) gives
  * identical table dumps, identical skip reports, and leaves the same lockfiles in each storage (§1.8).
  * The library runs all three backends on the `real` and `quirks` trees; the CLI runs S3 and GCS from

@@ -3,7 +3,7 @@
  * the rows of an uninterrupted import.
  * - Database: the importer's PostgreSQL backends are killed with pg_terminate_backend from another
  *   connection while `regdb database import` runs on a synthetic tree (scripts/gen-synthetic).
- * - Storage: a fault proxy in front of s3rver and of the GCS test server answers 500/503/SlowDown/429
+ * - Storage: a fault proxy in front of Ceph radosgw and of the GCS test server answers 500/503/SlowDown/429
  *   or resets the connection, for a while (retried, success) or for one object always (exit 1 naming
  *   the object, then a clean rerun).
  */

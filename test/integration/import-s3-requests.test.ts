@@ -1,6 +1,6 @@
 /**
  * What an import from S3 asks of storage, request by request, counted on the wire by a proxy in front
- * of s3rver: links the listing's content MD5 proves are not read (README, "Links from the listing"),
+ * of Ceph radosgw: links the listing's content MD5 proves are not read (README, "Links from the listing"),
  * configs are read without a stat first, and everything the listing cannot vouch for is still read:
  * links without a usable ETag (multipart-style, none) and links rewritten with other content of the
  * same length, which are then caught as from the filesystem.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createDriver } from '../../drivers/factory.js';
-import { ConfigError } from '../../src/errors.js';
+import { ParameterError } from '../../drivers/parameters.js';
 
 describe('createDriver', () => {
   it('names S3 drivers as GitLab records them (spec §2.14)', async () => {
@@ -24,10 +24,10 @@ describe('createDriver', () => {
 
   it('refuses incomplete or contradictory parameters with a message naming the key', async () => {
     await expect(createDriver({ driver: 's3', key: 's3', parameters: { region: 'x' } })).rejects.toThrow(
-      new ConfigError('storage.s3.bucket is required'),
+      new ParameterError('storage.s3.bucket', 'required s3 storage parameter is missing'),
     );
     await expect(createDriver({ driver: 's3', key: 's3aws', parameters: { bucket: 'b' } })).rejects.toThrow(
-      'storage.s3aws.region is required',
+      'storage.s3aws.region: required s3aws storage parameter is missing',
     );
     await expect(
       createDriver({
@@ -35,17 +35,17 @@ describe('createDriver', () => {
         key: 's3',
         parameters: { bucket: 'b', region: 'x', secure: 'sometimes' },
       }),
-    ).rejects.toThrow('storage.s3.secure must be true or false');
+    ).rejects.toThrow('storage.s3.secure: must be true or false');
     await expect(
       createDriver({ driver: 's3', key: 's3', parameters: { bucket: 'b', region: 'x', maxretries: -1 } }),
-    ).rejects.toThrow('storage.s3.maxretries must be an integer >= 0');
+    ).rejects.toThrow('storage.s3.maxretries: must be a whole number >= 0');
     await expect(
       createDriver({
         driver: 'gcs',
         key: 'gcs',
         parameters: { bucket: 'b', keyfile: '/k.json', credentials: { type: 'x' } },
       }),
-    ).rejects.toThrow(ConfigError);
+    ).rejects.toThrow(ParameterError);
   });
 
   it('accepts env-style strings for booleans and numbers, and a region-less custom endpoint', async () => {

@@ -1,0 +1,63 @@
+/** The GCS driver's parameters (spec §4.5) and their typed form. */
+import {
+  ParameterError,
+  intParam,
+  mapParam,
+  parseParameters,
+  stringParam,
+  type ParameterSpec,
+} from './parameters.js';
+
+export const GCS_PARAMETERS: ParameterSpec = {
+  known: {
+    bucket: 'string',
+    rootdirectory: 'string',
+    keyfile: 'path',
+    credentials: 'map',
+    chunksize: 'int',
+    maxconcurrency: 'int',
+    parallelwalk: 'bool',
+    debug_log: 'bool',
+    useragent: 'string',
+    // regdb's own: a GCS-compatible endpoint (emulators, tests), the project, and the retry count
+    // the S3 driver also takes.
+    endpoint: 'string',
+    projectid: 'string',
+    maxretries: 'int',
+  },
+  required: ['bucket'],
+  minimums: { maxconcurrency: 1 },
+};
+
+export interface GcsParameters {
+  readonly bucket: string;
+  readonly rootDirectory?: string;
+  readonly keyFile?: string;
+  readonly credentials?: Record<string, unknown>;
+  readonly endpoint?: string;
+  readonly projectId?: string;
+  readonly maxRetries?: number;
+  /** Requests in flight (distribution's default 50). */
+  readonly maxConcurrency?: number;
+}
+
+export function gcsFromParameters(key: string, given: Readonly<Record<string, unknown>>): GcsParameters {
+  const p = parseParameters(GCS_PARAMETERS, key, given);
+  const keyFile = stringParam(p, 'keyfile');
+  const credentials = mapParam(p, 'credentials');
+  if (keyFile !== undefined && credentials !== undefined) {
+    throw new ParameterError(`storage.${key}`, 'keyfile and credentials are mutually exclusive; set one');
+  }
+  const out: Record<string, unknown> = {
+    bucket: stringParam(p, 'bucket'),
+    rootDirectory: stringParam(p, 'rootdirectory'),
+    keyFile,
+    credentials,
+    endpoint: stringParam(p, 'endpoint'),
+    projectId: stringParam(p, 'projectid'),
+    maxRetries: intParam(p, 'maxretries'),
+    maxConcurrency: intParam(p, 'maxconcurrency'),
+  };
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+  return out as unknown as GcsParameters;
+}

@@ -1,0 +1,229 @@
+/**
+ * The one object-store driver (S3, GCS): everything the StorageDriver contract asks of an object
+ * store, written once over a handful of backend calls (list a page, head, get, put, delete). Each
+ * call is one HTTP request, sent through the RequestRunner (limits, retries, counting); walks are
+ * object-walk.ts's. A backend translates nothing but "not found" and transient failures
+ * (`isNotFound`, `isTransient`); the checks every method repeats are in checked.ts.
+ */
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { checkCall } from './checked.js';
+import type {
+  CallOptions,
+  ContentResult,
+  FileInfo,
+  GetContentOptions,
+  ListEntry,
+  RequestCounts,
+  StatInfo,
+  StorageDriver,
+  WalkOptions,
+} from './driver.js';
+import { ContentTooLargeError, PathNotFoundError, type StorageError } from './errors.js';
+import {
+  DEFAULT_WALK_TUNING,
+  dirKeyOf,
+  keyOf,
+  listChildren,
+  ListingOrderState,
+  pathOf,
+  walkObjects,
+  type ListPage,
+  type ListQuery,
+  type ObjectStore,
+  type ObjectWalkTuning,
+} from './object-walk.js';
+import { mapBounded, RequestRunner, silentLogger, type RetryPolicy } from './requests.js';
+import { readCapped } from './streams.js';
+
+/** What a backend says about one object without its content. */
+export interface HeadResult {
+  readonly size: number;
+  readonly modTime?: Date;
+}
+
+/** A started download: the body, and its length when the response said it. */
+export interface GetResult {
+  readonly body: Readable;
+  readonly size?: number;
+}
+
+/** The calls an object store plugs into ObjectStoreDriver; each sends exactly one HTTP request. */
+export interface ObjectBackend {
+  /** Operation names for logs and errors, e.g. { list: 'ListObjectsV2', ... }. */
+  readonly operations: Readonly<Record<'list' | 'head' | 'get' | 'put' | 'delete', string>>;
+  listPage(query: ListQuery & { readonly limit?: number }, signal: AbortSignal): Promise<ListPage>;
+  head(key: string, signal: AbortSignal): Promise<HeadResult>;
+  get(key: string, signal: AbortSignal, offset?: number): Promise<GetResult>;
+  put(key: string, content: Buffer, signal: AbortSignal): Promise<void>;
+  remove(key: string, signal: AbortSignal): Promise<void>;
+  /** Is this failure "no such object"? (S3 NoSuchKey/404, GCS 404) */
+  isNotFound(err: unknown): boolean;
+  /** Is this failure worth another attempt? (5xx, 429, SlowDown, broken connections) */
+  isTransient(err: unknown): boolean;
+  close(): Promise<void>;
+}
+
+export interface ObjectStoreDriverOptions {
+  readonly name: string;
+  readonly keyPrefix: string;
+  readonly backend: ObjectBackend;
+  readonly concurrency: number;
+  /** 0 or undefined: no rate cap. */
+  readonly maxRequestsPerSecond?: number;
+  /** Retries after the first attempt; default 5 (spec §4.5). */
+  readonly maxRetries?: number;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly walkTuning?: Partial<ObjectWalkTuning>;
+  readonly logger?: Logger;
+}
+
+export class ObjectStoreDriver implements StorageDriver, ObjectStore {
+  readonly name: string;
+  readonly driver: string;
+  readonly keyPrefix: string;
+  readonly listingMd5 = true;
+  readonly directoryWalk = false;
+  readonly listingOrder: ListingOrderState;
+  protected readonly backend: ObjectBackend;
+  protected readonly runner: RequestRunner;
+  private readonly walkTuning: ObjectWalkTuning;
+
+  constructor(opts: ObjectStoreDriverOptions) {
+    this.name = opts.name;
+    this.driver = opts.name;
+    this.keyPrefix = opts.keyPrefix;
+    this.backend = opts.backend;
+    const logger = opts.logger ?? silentLogger;
+    this.runner = new RequestRunner({
+      driver: opts.name,
+      concurrency: opts.concurrency,
+      maxRequestsPerSecond: opts.maxRequestsPerSecond,
+      retry: { maxAttempts: (opts.maxRetries ?? 5) + 1, ...opts.retry },
+      logger,
+      isTransient: (err) => this.backend.isTransient(err),
+      translate: (err, path) =>
+        path !== undefined && this.backend.isNotFound(err)
+          ? new PathNotFoundError(path, this.name, { cause: err })
+          : undefined,
+    });
+    this.listingOrder = new ListingOrderState((message) => logger.warn({ driver: this.name }, message));
+    this.walkTuning = {
+      ...DEFAULT_WALK_TUNING,
+      rangeConcurrency: Math.min(DEFAULT_WALK_TUNING.rangeConcurrency, opts.concurrency),
+      ...opts.walkTuning,
+    };
+  }
+
+  requestCounts(): RequestCounts {
+    return this.runner.requestCounts();
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close();
+  }
+
+  listPage(q: ListQuery & { readonly limit?: number }): Promise<ListPage> {
+    return this.runner.run(
+      {
+        kind: 'list',
+        operation: this.backend.operations.list,
+        path: pathOf(this, q.prefix),
+        signal: q.signal,
+      },
+      (signal) => this.backend.listPage(q, signal),
+    );
+  }
+
+  async stat(path: string, options?: CallOptions): Promise<StatInfo> {
+    checkCall(this.name, path, options);
+    if (path !== '/') {
+      try {
+        const head = await this.runner.run(
+          { kind: 'stat', operation: this.backend.operations.head, path, signal: options?.signal },
+          (signal) => this.backend.head(keyOf(this, path), signal),
+        );
+        return { path, isDir: false, size: head.size, modTime: head.modTime };
+      } catch (err) {
+        if (!(err instanceof PathNotFoundError)) throw err;
+      }
+    }
+    // A directory is a prefix with at least one object below it.
+    const probe = await this.runner.run(
+      { kind: 'list', operation: this.backend.operations.list, path, signal: options?.signal },
+      (signal) => this.backend.listPage({ prefix: dirKeyOf(this, path), delimiter: false, limit: 1 }, signal),
+    );
+    if (probe.objects.length === 0 && probe.prefixes.length === 0)
+      throw new PathNotFoundError(path, this.name);
+    return { path, isDir: true, size: 0 };
+  }
+
+  async list(path: string, options?: CallOptions): Promise<ListEntry[]> {
+    checkCall(this.name, path, options);
+    return listChildren(this, path, this.name, options?.signal);
+  }
+
+  walk(prefix: string, options: WalkOptions = {}): AsyncIterable<FileInfo> {
+    checkCall(this.name, prefix, options);
+    return walkObjects(this, prefix, options, this.walkTuning);
+  }
+
+  async getContent(path: string, options: GetContentOptions): Promise<Buffer> {
+    checkCall(this.name, path, options);
+    return this.runner.run(
+      { kind: 'get', operation: this.backend.operations.get, path, signal: options.signal },
+      async (signal) => {
+        const { body, size } = await this.backend.get(keyOf(this, path), signal);
+        if (size !== undefined && size > options.maxBytes) {
+          body.destroy();
+          throw new ContentTooLargeError(path, this.name, options.maxBytes, size);
+        }
+        return readCapped(
+          body,
+          options.maxBytes,
+          () => new ContentTooLargeError(path, this.name, options.maxBytes),
+        );
+      },
+    );
+  }
+
+  async getContents(paths: readonly string[], options: GetContentOptions): Promise<ContentResult[]> {
+    return mapBounded(paths, this.runner.concurrency, async (path): Promise<ContentResult> => {
+      try {
+        return { path, content: await this.getContent(path, options) };
+      } catch (error) {
+        options.signal?.throwIfAborted();
+        return { path, error: error as StorageError };
+      }
+    });
+  }
+
+  async reader(path: string, options: CallOptions & { offset?: number } = {}): Promise<Readable> {
+    checkCall(this.name, path, options);
+    const { body } = await this.runner.run(
+      { kind: 'get', operation: this.backend.operations.get, path, signal: options.signal },
+      (signal) => this.backend.get(keyOf(this, path), signal, options.offset || undefined),
+    );
+    return body;
+  }
+
+  async putContent(path: string, content: Buffer, options?: CallOptions): Promise<void> {
+    checkCall(this.name, path, options);
+    await this.runner.run(
+      { kind: 'put', operation: this.backend.operations.put, path, signal: options?.signal },
+      (signal) => this.backend.put(keyOf(this, path), content, signal),
+    );
+  }
+
+  async delete(path: string, options?: CallOptions): Promise<void> {
+    checkCall(this.name, path, options);
+    try {
+      await this.runner.run(
+        { kind: 'delete', operation: this.backend.operations.delete, path, signal: options?.signal },
+        (signal) => this.backend.remove(keyOf(this, path), signal),
+      );
+    } catch (err) {
+      if (!(err instanceof PathNotFoundError)) throw err;
+    }
+  }
+}
