@@ -380,6 +380,7 @@ async function main(): Promise<void> {
         ...(cpu && totalRequests
           ? { cpuMsPerRequest: ((cpu.user + cpu.system) * 1000) / totalRequests }
           : {}),
+        ...(shards.length > 1 ? { shards } : {}),
         ...(requests ? { requests } : {}),
         ...(totalRequests !== undefined && tags > 0 ? { requestsPerTag: totalRequests / tags } : {}),
         tags,
@@ -401,7 +402,6 @@ async function main(): Promise<void> {
     process.stdout.write((opts.json ? JSON.stringify(figures, null, 2) : renderFigures(figures)) + '\n');
   } finally {
     if (store) await store.close();
-        ...(shards.length > 1 ? { shards } : {}),
     if (!opts.keep) {
       await dropDatabase(opts.adminUrl, importDb).catch(() => undefined);
       await dropDatabase(opts.adminUrl, loadDb).catch(() => undefined);

@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { S3_ACCESS_KEY, S3_SECRET_KEY } from './s3-server.js';
+import { S3_SECRET_KEY } from './s3-server.js';
 
 export const DB_PASSWORD_CANARY = 'canary-db-pw-7f3a91c2e5';
 export const S3_SECRET_CANARY = 'canary-s3-secret-2b8d64e0f1';
@@ -30,7 +30,7 @@ export function canaries(): Map<string, string> {
     ['S3 session token', S3_SESSION_TOKEN_CANARY],
     ['GCS private key', GCS_PRIVATE_KEY_CANARY],
   ]);
-  if (S3_SECRET_KEY !== S3_ACCESS_KEY) all.set('S3 test server secret key', S3_SECRET_KEY);
+  all.set('S3 test server secret key', S3_SECRET_KEY);
   let i = 0;
   for (const v of extra) all.set(`secret ${++i} of this run`, v);
   return all;
