@@ -50,7 +50,7 @@ try {
     moments: {
       kill: number;
       target_step: number;
-      delay_ms: number;
+      target_checkpoints: number;
       steps_finished_at_kill: number[];
       checkpoints_at_kill: Record<string, number>;
       rerun_reads: number;
@@ -60,13 +60,13 @@ try {
   console.log(
     `\nkills: ${summary.moments.length} of ${kills} (seed ${seed}); uninterrupted run: ${summary.fresh.reads} storage requests, ${summary.fresh.writes} rows`,
   );
-  console.log('kill  step  delay_ms  finished  checkpoints        rerun_reads  rerun_rows');
+  console.log('kill  step  target_cp  finished  checkpoints        rerun_reads  rerun_rows');
   for (const m of summary.moments) {
     console.log(
       [
         String(m.kill).padStart(4),
         String(m.target_step).padStart(5),
-        String(m.delay_ms).padStart(9),
+        String(m.target_checkpoints).padStart(10),
         (m.steps_finished_at_kill.join(',') || '-').padStart(9),
         JSON.stringify(m.checkpoints_at_kill).padEnd(18),
         String(m.rerun_reads).padStart(12),

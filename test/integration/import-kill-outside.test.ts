@@ -4,16 +4,18 @@
  * must end with exactly the rows of an uninterrupted import, and must have resumed: it read fewer
  * storage objects and wrote fewer rows than the uninterrupted run (the `--report` counts).
  *
- * A moment is chosen like this: the kill targets step S (1, 2, 3 in turn); the test watches
- * regdb_import.steps and .checkpoints from its own connection until step S has started and committed
- * its first checkpoint, then waits a seeded random fraction of step S's duration in the
- * uninterrupted run, and sends SIGKILL. Where the process really was (which steps were finished, how
- * many checkpoints the killed step had) is read back after the kill and printed.
+ * A moment is chosen like this: the kill targets step S (1, 2, 3 in turn) and a seeded random share
+ * f of its work (0 < f <= 0.8); the test watches regdb_import.checkpoints from its own connection
+ * until step S has committed at least f of its checkpoints (one a repository in steps one and two, one
+ * a blob prefix in step three), and sends SIGKILL at once. Progress, not time: the uninterrupted run's
+ * step times depend on the machine's load, so a delay taken from them could land after the run's end.
+ * Where the process really was (which steps were finished, how many checkpoints each step had) is
+ * read back after the kill and printed.
  *
  * REGDB_KILL_MOMENTS (default 5) and REGDB_KILL_SEED (default 17) change the number of kills and the
  * seed; `npm run bench:kill -- --kills 20` runs 20.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -27,6 +29,7 @@ const KILLS = Number(process.env.REGDB_KILL_MOMENTS ?? '5');
 const SEED = Number(process.env.REGDB_KILL_SEED ?? '17');
 // Batches small enough that every step commits many checkpoints.
 const ARGS = ['--batch-size', '200', '--concurrency', '4'];
+const REPOSITORIES = 150;
 
 interface ReportJson {
   rowsInserted: Record<string, number>;
@@ -83,7 +86,13 @@ async function progress(
 }
 
 beforeAll(async () => {
-  tree = syntheticTree({ repositories: 150, tags: 3000, layerRefs: 9000, sharedLayers: 3000, seed: 17 });
+  tree = syntheticTree({
+    repositories: REPOSITORIES,
+    tags: 3000,
+    layerRefs: 9000,
+    sharedLayers: 3000,
+    seed: 17,
+  });
   work = mkdtempSync(join(tmpdir(), 'regdb-kill-outside-'));
   const db = await freshDatabase();
   try {
@@ -111,6 +120,13 @@ function freshCounts() {
   return fresh && { reads: sum(fresh.storageRequests), writes: sum(fresh.rowsInserted) };
 }
 
+/** Checkpoints a step commits over a whole run: repositories (steps one, two) or blob prefixes. */
+function checkpointsOfStep(step: number): number {
+  if (step !== 3) return REPOSITORIES;
+  const blobs = join(tree.root, 'docker/registry/v2/blobs/sha256');
+  return readdirSync(blobs).length;
+}
+
 async function killAt(db: TestDatabase, config: string, step: number, fraction: number) {
   const observer = new pg.Client({ connectionString: db.url });
   await observer.connect();
@@ -119,20 +135,18 @@ async function killAt(db: TestDatabase, config: string, step: number, fraction: 
     const running = startCli(args);
     let result: CliResult | undefined;
     void running.done.then((r) => (result = r)).catch(() => undefined);
-    // Until step `step` has started and committed a checkpoint (or the run ended early).
+    // Until step `step` has committed `target` checkpoints (or the run ended, which the test reports).
+    const target = Math.max(1, Math.round(fraction * checkpointsOfStep(step)));
     for (;;) {
       if (result !== undefined) break;
       const p = await progress(observer);
-      if (p.finished.includes(step) || (p.started.includes(step) && (p.checkpoints[step] ?? 0) > 0)) break;
-      await new Promise((r) => setTimeout(r, 20));
+      if (p.finished.includes(step) || (p.checkpoints[step] ?? 0) >= target) break;
+      await new Promise((r) => setTimeout(r, 5));
     }
-    const stepSeconds = fresh.steps.find((s) => s.step === step)?.seconds ?? 1;
-    const delayMs = Math.round(fraction * stepSeconds * 1000);
-    await new Promise((r) => setTimeout(r, delayMs));
     running.child.kill('SIGKILL');
     const killed = await running.done;
     const after = await progress(observer);
-    return { killed, delayMs, after };
+    return { killed, target, after };
   } finally {
     await observer.end();
   }
@@ -140,15 +154,18 @@ async function killAt(db: TestDatabase, config: string, step: number, fraction: 
 
 describe(`an import SIGKILLed from outside at ${KILLS} seeded random moments (seed ${SEED})`, () => {
   const rnd = random(SEED);
-  const plan = Array.from({ length: KILLS }, (_, i) => ({ step: (i % 3) + 1, fraction: rnd() * 0.8 }));
+  const plan = Array.from({ length: KILLS }, (_, i) => ({
+    step: (i % 3) + 1,
+    fraction: 0.02 + rnd() * 0.78,
+  }));
 
   it.each(plan.map((p, i) => [i + 1, p.step, p.fraction.toFixed(3), p] as const))(
-    'kill %i in step %i (at %s of the step after its first checkpoint) resumes to the same rows',
+    'kill %i in step %i (after %s of its checkpoints) resumes to the same rows',
     async (n, step, _fraction, p) => {
       const db = await freshDatabase();
       try {
         const config = writeImportConfig(work, db, tree.root);
-        const { killed, delayMs, after } = await killAt(db, config, step, p.fraction);
+        const { killed, target, after } = await killAt(db, config, step, p.fraction);
         expect(killed.signal, `${killed.code} ${killed.stderr}`).toBe('SIGKILL');
         const { args, report } = importArgs(config);
         const rerun = await startCli(args).done;
@@ -159,7 +176,7 @@ describe(`an import SIGKILLed from outside at ${KILLS} seeded random moments (se
         moments.push({
           kill: n,
           target_step: step,
-          delay_ms: delayMs,
+          target_checkpoints: target,
           steps_finished_at_kill: after.finished,
           checkpoints_at_kill: after.checkpoints,
           rerun_reads: reads,
