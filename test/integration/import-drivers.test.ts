@@ -226,6 +226,7 @@ describe('regdb database import from a config file', () => {
       `  host: ${JSON.stringify(c.host)}`,
       `  port: ${c.port}`,
       ...(c.user !== undefined ? [`  user: ${JSON.stringify(c.user)}`] : []),
+      ...(c.password !== undefined ? [`  password: ${JSON.stringify(c.password)}`] : []),
       `  dbname: ${JSON.stringify(c.dbname ?? db.name)}`,
       `  sslmode: ${c.sslmode}`,
       'storage:',
