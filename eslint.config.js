@@ -1,6 +1,29 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * A layer's forbidden imports: `[regex over the specifier, message]` pairs, as
+ * @typescript-eslint/no-restricted-imports (the base rule keeps the pg and SDK rules). Type-only
+ * imports count unless `allowTypes`.
+ */
+function layer(files, forbidden, { allowTypes = false } = {}) {
+  return {
+    files,
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: forbidden.map(([re, message]) => ({
+            regex: re.source,
+            message: `${message} (STYLE.md: dependencies point down)`,
+            ...(allowTypes ? { allowTypeImports: true } : {}),
+          })),
+        },
+      ],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'fixtures/', '.regdb/', 'coverage/', 'tmp/'] },
   js.configs.recommended,
@@ -26,6 +49,14 @@ export default tseslint.config(
     },
   },
   { files: ['src/db/**', 'test/**', 'scripts/**'], rules: { 'no-restricted-imports': 'off' } },
+  // Dependencies point down the data flow (STYLE.md, issue 16 §1): cli -> importer -> {registry, db,
+  // drivers}; db -> registry at most; registry -> drivers' types. One rule per layer, on the import
+  // specifier as written (relative, from the layer's own folder).
+  layer(['src/db/*.ts'], [[/^\.\.\/(importer|cli)\//, 'src/db may not import src/importer or src/cli.']]),
+  layer(
+    ['src/db/bbm/**'],
+    [[/^\.\.\/\.\.\/(importer|cli)\//, 'src/db may not import src/importer or src/cli.']],
+  ),
   {
     files: ['drivers/**'],
     rules: {

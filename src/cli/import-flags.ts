@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../errors.js';
-import type { StepNumber } from '../importer/types.js';
+import type { Step } from '../db/import-rows.js';
 
 export interface ImportFlags {
   dryRun?: boolean;
@@ -79,9 +79,7 @@ export function anyInt(value: string): number {
 }
 
 /** The steps to run; the step-flag rules and messages of spec §4.3. */
-export function selectedSteps(
-  f: Pick<ImportFlags, 'preImport' | 'allRepositories' | 'commonBlobs'>,
-): StepNumber[] {
+export function selectedSteps(f: Pick<ImportFlags, 'preImport' | 'allRepositories' | 'commonBlobs'>): Step[] {
   if (f.preImport && (f.allRepositories || f.commonBlobs)) {
     throw new UsageError("steps two or three can't be used with step one");
   }

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { createDriver } from '../../drivers/factory.js';
+import type { ImportEvents } from '../db/import-events.js';
 import { databaseHasRows } from '../db/import-writer.js';
 import { migrateUp, pendingMigrations } from '../db/migrator.js';
 import { openDatabase } from '../db/open.js';
@@ -30,7 +31,12 @@ import { Progress, summary } from './import-output.js';
 const PENDING_MESSAGE =
   "there are pending database migrations, use the 'regdb database migrate up' command to check and apply them";
 
-export function registerImport(database: Command): void {
+/** Fault injection for the kill tests (test/helpers/import-events-entry.ts); unset in production. */
+export interface ImportSeams {
+  readonly importEvents?: ImportEvents;
+}
+
+export function registerImport(database: Command, seams: ImportSeams = {}): void {
   database
     .command('import')
     .description(
@@ -117,11 +123,16 @@ export function registerImport(database: Command): void {
     .option('--report <file>', 'write the summary as JSON, with up to 20 example paths per skip reason')
     .option('--shard <I/N>', 'import only the repositories (and blob prefixes) of shard I of N')
     .action(async (configArg: string | undefined, flags: ImportFlags, cmd: Command) => {
-      await importCommand(configArg, flags, cmd);
+      await importCommand(configArg, flags, cmd, seams);
     });
 }
 
-async function importCommand(configArg: string | undefined, flags: ImportFlags, cmd: Command): Promise<void> {
+async function importCommand(
+  configArg: string | undefined,
+  flags: ImportFlags,
+  cmd: Command,
+  seams: ImportSeams,
+): Promise<void> {
   const steps = selectedSteps(flags);
   const config = loadCommandConfig(configArg, { requireStorage: true });
   const tagConcurrency = checkTagConcurrency(flags.tagConcurrency);
@@ -158,6 +169,7 @@ async function importCommand(configArg: string | undefined, flags: ImportFlags, 
         driver,
         logger,
         onProgress: progress ? (s, found) => progress.update(s, found) : undefined,
+        events: seams.importEvents,
       },
       {
         steps,

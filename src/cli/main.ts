@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { exitCodeOf } from '../errors.js';
 import { packageVersion } from './common.js';
-import { registerImport } from './import.js';
+import { registerImport, type ImportSeams } from './import.js';
 import { registerBackgroundMigrate } from './background-migrate.js';
 import { registerInit } from './init.js';
 import { registerMigrate } from './migrate.js';
@@ -24,7 +24,10 @@ import { registerMigrate } from './migrate.js';
 /** Commander outcomes that are not failures. */
 const COMMANDER_SUCCESS = new Set(['commander.helpDisplayed', 'commander.version']);
 
-export function buildProgram(): Command {
+/** What only tests pass in (fault injection); the `regdb` executable passes nothing. */
+export type CliSeams = ImportSeams;
+
+export function buildProgram(seams: CliSeams = {}): Command {
   const program = new Command('regdb')
     .description(
       "Imports a container registry's metadata from its storage into a GitLab-compatible PostgreSQL " +
@@ -48,14 +51,14 @@ export function buildProgram(): Command {
   registerInit(database);
   registerMigrate(database);
   registerBackgroundMigrate(program);
-  registerImport(database);
+  registerImport(database, seams);
 
   return program;
 }
 
 /** Runs the CLI and returns the exit status. */
-export async function run(argv: readonly string[] = process.argv): Promise<number> {
-  const program = buildProgram();
+export async function run(argv: readonly string[] = process.argv, seams: CliSeams = {}): Promise<number> {
+  const program = buildProgram(seams);
   try {
     await program.parseAsync([...argv]);
     return 0;

@@ -8,12 +8,12 @@
 import type pg from 'pg';
 import { silentLogger, type Logger } from '../log.js';
 import { byteaToDigest, digestToBytea, formatDigest } from '../registry/digest.js';
-import type { BlobRow, RepositoryRows } from '../importer/types.js';
+import { Step, type BlobRow, type RepositoryRows, type RepositoryStep } from './import-rows.js';
+import type { ImportEvents, ImportPoint } from './import-events.js';
 import { copyRepositoryRows, copyRows } from './import-copy.js';
 import * as SQL from './import-sql.js';
 import { chooseGcMode, type GcModeChoice } from './import-gc.js';
 import { ImportGuard } from './import-guard.js';
-import { killPoint, setHookStep } from '../importer/test-hooks.js';
 
 /** SQLSTATE 40P01 deadlock_detected, 40001 serialization_failure: retry the batch transaction. */
 const DEADLOCK_DETECTED = '40P01';
@@ -58,13 +58,15 @@ export interface BatchCounts {
 export type Batch =
   | {
       readonly kind: 'repositories';
-      readonly step: 1 | 2;
+      /** Recorded with the checkpoints; what is written follows from the rows themselves. */
+      readonly step: RepositoryStep;
       readonly repositories: readonly RepositoryRows[];
       readonly checkpoints: readonly string[];
       readonly counts?: BatchCounts;
     }
   | {
       readonly kind: 'blobs';
+      readonly step: typeof Step.commonBlobs;
       readonly blobs: Iterable<BlobRow>;
       readonly checkpoints: readonly string[];
       readonly counts?: BatchCounts;
@@ -87,6 +89,8 @@ export interface WriterOptions {
   readonly logger?: Logger;
   /** Fill the GC queues set-based where that is provably equivalent (import-gc.ts); default true. */
   readonly setBasedGc?: boolean;
+  /** Told when a batch reaches a point of interest (tests only). */
+  readonly events?: ImportEvents;
 }
 
 export interface RepositoryState {
@@ -236,7 +240,7 @@ export class ImportWriter {
   }
 
   /** Steps already finished and checkpoints of unfinished steps, for resuming (scope = this run's steps). */
-  async resumeState(step: number): Promise<ResumeState> {
+  async resumeState(step: Step): Promise<ResumeState> {
     const zero = { repositories: 0, tags: 0, manifests: 0, blobs: 0, blobBytes: 0n };
     return this.read(async (c) => {
       const exists = await c.query<{ t: string | null }>(
@@ -281,17 +285,16 @@ export class ImportWriter {
     await this.pool.query(SQL.CLEAR_SCOPE_STEPS, [this.opts.scope]);
   }
 
-  async startStep(step: number): Promise<void> {
+  async startStep(step: Step): Promise<void> {
     if (!this.dryClient) await this.pool.query(SQL.START_STEP, [this.opts.scope, step]);
   }
 
-  async finishStep(step: number): Promise<void> {
+  async finishStep(step: Step): Promise<void> {
     if (!this.dryClient) await this.pool.query(SQL.FINISH_STEP, [this.opts.scope, step]);
   }
 
   /** Write one batch in one transaction, retrying deadlocks and lost connections. */
   async write(batch: Batch): Promise<Inserted> {
-    setHookStep(batch.kind === 'blobs' ? 3 : batch.step);
     if (this.dryClient) return this.onDryClient((c) => this.writeOn(c, batch));
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
@@ -306,9 +309,9 @@ export class ImportWriter {
       try {
         await client.query('BEGIN');
         const inserted = await this.writeOn(client, batch);
-        killPoint('before-commit');
+        await this.reached('before-commit', batch.step);
         await this.run(client, 'commit', 'COMMIT');
-        killPoint('after-commit');
+        await this.reached('after-commit', batch.step);
         return inserted;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {
@@ -323,6 +326,15 @@ export class ImportWriter {
         client.release(broken);
       }
     }
+  }
+
+  private async reached(point: ImportPoint, step: Step): Promise<void> {
+    await this.opts.events?.reached(point, step);
+  }
+
+  /** The `copy` point of `step`, when someone listens. */
+  private copySent(step: Step): (() => Promise<void>) | undefined {
+    return this.opts.events ? () => this.reached('copy', step) : undefined;
   }
 
   /** Seconds spent per statement kind since the last `takeTimings()` (logged at debug per step). */
@@ -365,17 +377,24 @@ export class ImportWriter {
     if (batch.kind === 'blobs') {
       let seq = 0;
       await this.timed('copy', () =>
-        copyRows(c, SQL.COPY.blobs, batch.blobs, (b) => [seq++, digestToBytea(b.digest), b.size]),
+        copyRows(
+          c,
+          SQL.COPY.blobs,
+          batch.blobs,
+          (b) => [seq++, digestToBytea(b.digest), b.size],
+          this.copySent(batch.step),
+        ),
       );
       await this.run(c, 'analyze', SQL.ANALYZE_STAGED_BLOBS);
       if (bulk) await c.query(SQL.REPLICA_ON);
       ins.blobs = await merge('merge_blobs', SQL.MERGE_BLOBS, SQL.MERGE_BLOBS_BULK);
-      killPoint('merge');
+      await this.reached('merge', batch.step);
       if (bulk) await c.query(SQL.REPLICA_OFF);
-      await this.checkpoint(c, 3, batch.checkpoints, batch.counts);
+      await this.checkpoint(c, batch.step, batch.checkpoints, batch.counts);
       return ins;
     }
-    await this.timed('copy', () => copyRepositoryRows(c, batch.step, batch.repositories));
+    const repos = batch.repositories;
+    await this.timed('copy', () => copyRepositoryRows(c, repos, this.copySent(batch.step)));
     await this.run(c, 'analyze', SQL.ANALYZE_STAGING);
     if (bulk) await c.query(SQL.REPLICA_ON);
     if (this.opts.dynamicMediaTypes)
@@ -383,11 +402,12 @@ export class ImportWriter {
     ins.top_level_namespaces = await this.run(c, 'merge_namespaces', SQL.MERGE_NAMESPACES);
     ins.repositories = await this.run(c, 'merge_repositories', SQL.MERGE_REPOSITORIES);
     await this.run(c, 'fill_repo_map', SQL.FILL_REPO_MAP);
-    if (batch.step === 1) await this.run(c, 'update_last_published', SQL.UPDATE_LAST_PUBLISHED);
+    if (repos.some((r) => r.lastPublishedAt !== null))
+      await this.run(c, 'update_last_published', SQL.UPDATE_LAST_PUBLISHED);
     ins.blobs = await merge('merge_blobs', SQL.MERGE_BLOBS, SQL.MERGE_BLOBS_BULK);
     ins.repository_blobs = await this.run(c, 'merge_repository_blobs', SQL.MERGE_REPOSITORY_BLOBS);
     ins.manifests = await merge('merge_manifests', SQL.MERGE_MANIFESTS, SQL.MERGE_MANIFESTS_BULK);
-    killPoint('merge');
+    await this.reached('merge', batch.step);
     await this.run(c, 'fill_manifest_ids', SQL.FILL_MANIFEST_IDS);
     await this.run(c, 'set_subjects', SQL.SET_SUBJECTS);
     ins.layers = await merge('merge_layers', SQL.MERGE_LAYERS, SQL.MERGE_LAYERS_BULK);
@@ -397,7 +417,7 @@ export class ImportWriter {
       // Tag changes keep GitLab's triggers: they queue what a switched or deleted tag leaves behind.
       await c.query(SQL.REPLICA_OFF);
     }
-    if (batch.step === 2) {
+    if (repos.some((r) => r.tags !== null)) {
       ins.tags_deleted = await this.run(c, 'delete_stale_tags', SQL.DELETE_STALE_TAGS);
       ins.tags = await this.run(c, 'merge_tags', SQL.MERGE_TAGS);
     }
@@ -421,7 +441,7 @@ export class ImportWriter {
 
   private async checkpoint(
     c: pg.ClientBase,
-    step: number,
+    step: Step,
     keys: readonly string[],
     counts: BatchCounts = {},
   ): Promise<void> {

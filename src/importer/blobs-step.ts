@@ -4,6 +4,7 @@
  * and each committed batch records its finished prefixes as checkpoints. Invalid blob paths are
  * reported and skipped (GitLab: fatal).
  */
+import { Step } from '../db/import-rows.js';
 import { BLOBS_ROOT } from '../registry/paths.js';
 import { enumerateBlobs } from '../registry/blobs.js';
 import { BlobRowBuffer } from './blob-rows.js';
@@ -38,7 +39,13 @@ export async function importBlobs(
 
   const flush = async (): Promise<void> => {
     if (finished.length === 0) return;
-    const batch = { kind: 'blobs' as const, blobs: rows, checkpoints: finished, counts };
+    const batch = {
+      kind: 'blobs' as const,
+      step: Step.commonBlobs,
+      blobs: rows,
+      checkpoints: finished,
+      counts,
+    };
     rows = new BlobRowBuffer();
     counts = { blobs: 0, blobBytes: 0n };
     finished = [];

@@ -21,7 +21,8 @@ import { buildRepositoryRows } from './rows.js';
 import { inShard, type Shard } from './shard.js';
 import { SKIP_REASONS } from './skips.js';
 import type { StorageReads } from './storage-reads.js';
-import type { RepositoryRows, SkipRecord, StepCounts } from './types.js';
+import { Step, type RepositoryRows, type RepositoryStep } from '../db/import-rows.js';
+import type { SkipRecord, StepCounts } from './types.js';
 
 export interface PipelineOptions {
   readonly dynamicMediaTypes: boolean;
@@ -88,7 +89,7 @@ export function resumeWalkAfter(lastRepository: string): string {
 
 export async function importRepositories(
   ctx: PipelineContext,
-  step: 1 | 2,
+  step: RepositoryStep,
   opts: PipelineOptions,
   checkpointed: ReadonlySet<string>,
   stepReport: StepReport,
@@ -98,7 +99,7 @@ export async function importRepositories(
   // Step two on a filesystem leaves `_layers` out of the walk (one directory per layer link, and
   // most manifests are in the database already): a repository lists it when a layer check needs it.
   // Object stores list every key under the root in pages anyway; pruning would cost requests there.
-  const layersLater = step === 2 && ctx.reads.driver.directoryWalk;
+  const layersLater = step === Step.allRepositories && ctx.reads.driver.directoryWalk;
   // A resumed run does not walk again what the interrupted one finished (the driver may still yield
   // some of it: `startAfter` is a hint, and checkpointed repositories are skipped below anyway).
   const files = ctx.reads.driver.walk(REPOSITORIES_ROOT, {
@@ -160,7 +161,7 @@ export async function importRepositories(
     const log = ctx.logger.child({ step, repository: repo.name });
     const state = await statePromise;
     if (
-      step === 1 &&
+      step === Step.preImport &&
       opts.skipRecentCutoff &&
       state?.lastPublishedAt &&
       state.lastPublishedAt > opts.skipRecentCutoff
@@ -253,7 +254,7 @@ export async function importRepositories(
           Promise.resolve({
             name: entry.name,
             rows: null,
-            counts: { ...none, repositories: step === 2 ? 1 : 0 },
+            counts: { ...none, repositories: step === Step.allRepositories ? 1 : 0 },
           }),
         );
         while (queue.length >= opts.concurrency * 2) {

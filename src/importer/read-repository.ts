@@ -22,6 +22,7 @@ import { formatDigest, parseDigest, type Digest } from '../registry/digest.js';
 import { CONFIG_SIZE_LIMIT, parseManifest } from '../registry/manifest.js';
 import { listingProvesLink, tagDigestFromListing } from '../registry/listed-links.js';
 import type { Repository, RepositoryProblem } from '../registry/repositories.js';
+import { Step, type RepositoryStep } from '../db/import-rows.js';
 import type { StorageReads } from './storage-reads.js';
 import type {
   ConfigFetch,
@@ -33,7 +34,7 @@ import type {
 } from './types.js';
 
 export interface ReadOptions {
-  readonly step: 1 | 2;
+  readonly step: RepositoryStep;
   readonly referrers: boolean;
   /** Tag links read at once (`--tag-concurrency`). */
   readonly tagConcurrency: number;
@@ -153,7 +154,10 @@ export async function readRepository(
   }
   const wanted: Digest[] = [];
   for (const t of tags) {
-    if (t.link?.ok && !(opts.step === 2 && existingManifests.has(formatDigest(t.link.digest))))
+    if (
+      t.link?.ok &&
+      !(opts.step === Step.allRepositories && existingManifests.has(formatDigest(t.link.digest)))
+    )
       wanted.push(t.link.digest);
   }
   const tagged = new Set(wanted.map(formatDigest));

@@ -5,6 +5,7 @@
  */
 import type { Database } from '../db/open.js';
 import type { StorageDriver } from '../../drivers/driver.js';
+import type { ImportEvents } from '../db/import-events.js';
 import { ImportWriter } from '../db/import-writer.js';
 import { silentLogger, type Logger } from '../log.js';
 import { LOCKFILE_CONTENT, lockfilePath } from '../registry/paths.js';
@@ -12,12 +13,11 @@ import { importBlobs } from './blobs-step.js';
 import { importRepositories, type PipelineContext, type PipelineOptions } from './pipeline.js';
 import { Report, type StepReport } from './report.js';
 import { StorageReads } from './storage-reads.js';
-import { killPoint } from './test-hooks.js';
-import type { StepNumber } from './types.js';
+import { Step } from '../db/import-rows.js';
 
 export interface ImportOptions extends PipelineOptions {
   /** Steps to run, in order; no step flag means all three. */
-  readonly steps: readonly StepNumber[];
+  readonly steps: readonly Step[];
   readonly dryRun: boolean;
   readonly importStatistics: boolean;
   readonly rowCount: boolean;
@@ -33,6 +33,8 @@ export interface ImportDeps {
   readonly logger?: Logger;
   readonly onProgress?: (step: StepReport, found: number) => void;
   readonly signal?: AbortSignal;
+  /** Told when the import reaches a point of interest (tests only, see ImportEvents). */
+  readonly events?: ImportEvents;
 }
 
 /** A failed run, with what it did before failing (the CLI still prints and writes the report). */
@@ -47,14 +49,14 @@ export class ImportFailure extends Error {
   }
 }
 
-const STEP_ERROR_PREFIX: Record<StepNumber, string> = {
-  1: 'pre importing all repositories',
-  2: 'importing all repositories',
-  3: 'importing blobs',
+const STEP_ERROR_PREFIX: Record<Step, string> = {
+  [Step.preImport]: 'pre importing all repositories',
+  [Step.allRepositories]: 'importing all repositories',
+  [Step.commonBlobs]: 'importing blobs',
 };
 
 /** Which run a checkpoint belongs to: the selected steps and the shard. */
-export function checkpointScope(steps: readonly StepNumber[], opts: Pick<ImportOptions, 'shard'>): string {
+export function checkpointScope(steps: readonly Step[], opts: Pick<ImportOptions, 'shard'>): string {
   const shard = opts.shard ? `${opts.shard.index}/${opts.shard.count}` : 'all';
   return `steps=${steps.join('')} shard=${shard}`;
 }
@@ -68,6 +70,7 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
     scope: checkpointScope(opts.steps, opts),
     logger,
     setBasedGc: opts.setBasedGc ?? true,
+    events: deps.events,
   });
   report.gcTracking = writer.gc.mode;
   const ctx: PipelineContext = {
@@ -79,9 +82,9 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
   };
   logger.info(
     {
-      pre_import: opts.steps.includes(1),
-      repository_import: opts.steps.includes(2),
-      common_blobs: opts.steps.includes(3),
+      pre_import: opts.steps.includes(Step.preImport),
+      repository_import: opts.steps.includes(Step.allRepositories),
+      common_blobs: opts.steps.includes(Step.commonBlobs),
       dry_run: opts.dryRun,
     },
     'starting metadata import',
@@ -104,16 +107,16 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
           logger.info({ step }, 'step already completed by the interrupted run being resumed');
         } else {
           await writer.startStep(step);
-          if (step === 3) await importBlobs(ctx, opts, state.done, sr);
+          if (step === Step.commonBlobs) await importBlobs(ctx, opts, state.done, sr);
           else await importRepositories(ctx, step, opts, state.done, sr, state.last);
           await writer.finishStep(step);
           logger.debug({ step, database_seconds: writer.takeTimings() }, 'database time by statement');
-          killPoint('step-finished', step);
+          await deps.events?.reached('step-finished', step);
         }
-        if (step === 2 && !opts.dryRun) await lockDatabase(deps.driver);
+        if (step === Step.allRepositories && !opts.dryRun) await lockDatabase(deps.driver);
       } catch (err) {
         sr.error = (err as Error).message;
-        if (step === 2 && !opts.dryRun) {
+        if (step === Step.allRepositories && !opts.dryRun) {
           await restoreLockfiles(deps.driver).catch((lockErr: Error) => {
             sr.error = `${sr.error}: could not restore lockfiles: ${lockErr.message}`;
           });
@@ -163,10 +166,10 @@ async function restoreLockfiles(driver: StorageDriver): Promise<void> {
 
 /** Column values of the import_statistics row, in INSERT_STATISTICS order (spec §2.14). */
 function statisticsValues(report: Report, driverName: string): unknown[] {
-  const s = (n: StepNumber) => report.steps.find((x) => x.step === n);
-  const one = s(1);
-  const two = s(2);
-  const three = s(3);
+  const s = (n: Step) => report.steps.find((x) => x.step === n);
+  const one = s(Step.preImport);
+  const two = s(Step.allRepositories);
+  const three = s(Step.commonBlobs);
   const counts = two ?? one;
   const cols = (x: StepReport | undefined) => [
     x !== undefined,

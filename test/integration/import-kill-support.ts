@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { TestDatabase } from '../helpers/db.js';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { KILL_ENV } from '../helpers/import-kill-events.js';
 import { dumpTables, type Dump } from '../helpers/golden.js';
 import type { CorpusParams } from '../../scripts/lib/synthetic-plan.js';
 import { writeCorpus, type CorpusSummary } from '../../scripts/lib/synthetic-writer.js';
@@ -67,7 +68,10 @@ export function runImportProcess(
       [
         '--import',
         'tsx',
-        join(REPO_ROOT, 'src', 'cli', 'main.ts'),
+        // With a kill point, the CLI runs behind the tests' entry that injects ImportEvents.
+        env[KILL_ENV] !== undefined
+          ? join(REPO_ROOT, 'test', 'helpers', 'import-events-entry.ts')
+          : join(REPO_ROOT, 'src', 'cli', 'main.ts'),
         'database',
         'import',
         '--log-directory',
