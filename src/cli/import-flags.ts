@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../errors.js';
 import type { Step } from '../db/import-rows.js';
+import { IMPORT_DEFAULTS } from '../importer/defaults.js';
 
 export interface ImportFlags {
   dryRun?: boolean;
@@ -92,7 +93,7 @@ export function selectedSteps(f: Pick<ImportFlags, 'preImport' | 'allRepositorie
 
 /** `--tag-concurrency` range (spec §2.17); regdb accepts it on every backend (issue 5 §1). */
 export function checkTagConcurrency(n: number | undefined): number {
-  if (n === undefined) return 1;
+  if (n === undefined) return IMPORT_DEFAULTS.tagConcurrency;
   if (n < 1 || n > 5) throw new UsageError('tag-concurrency must be between 1 and 5');
   return n;
 }

@@ -12,6 +12,7 @@ import { databaseHasRows } from '../db/import-writer.js';
 import { migrateUp, pendingMigrations } from '../db/migrator.js';
 import { openDatabase } from '../db/open.js';
 import { UsageError } from '../errors.js';
+import { IMPORT_DEFAULTS } from '../importer/defaults.js';
 import { ImportFailure, runImport } from '../importer/run.js';
 import { parseShard } from '../importer/shard.js';
 import { createLogger, type Logger } from '../log.js';
@@ -27,6 +28,7 @@ import {
   type ImportFlags,
 } from './import-flags.js';
 import { Progress, summary } from './import-output.js';
+import { runBackgroundMigrations } from './background-runner.js';
 
 const PENDING_MESSAGE =
   "there are pending database migrations, use the 'regdb database migrate up' command to check and apply them";
@@ -88,7 +90,7 @@ export function registerImport(database: Command, seams: ImportSeams = {}): void
         'skip pre importing repositories pre imported more recently than this, 0 disables',
       )
         .argParser(parseGoDuration)
-        .default(72 * 3_600_000, '72h'),
+        .default(IMPORT_DEFAULTS.preImportSkipRecentMs, '72h'),
     )
     .option(
       '--log-directory <dir>',
@@ -104,11 +106,15 @@ export function registerImport(database: Command, seams: ImportSeams = {}): void
         'tag links read at once (1-5), on every storage backend',
       ).argParser(anyInt),
     )
-    .addOption(new Option('--concurrency <n>', 'repositories read at once').argParser(positiveInt).default(8))
+    .addOption(
+      new Option('--concurrency <n>', 'repositories read at once')
+        .argParser(positiveInt)
+        .default(IMPORT_DEFAULTS.concurrency),
+    )
     .addOption(
       new Option('--batch-size <rows>', 'rows per COPY batch (one transaction)')
         .argParser(positiveInt)
-        .default(20_000),
+        .default(IMPORT_DEFAULTS.batchRows),
     )
     .option('--no-resume', 'ignore the checkpoints of an interrupted run and start over')
     .option('--strict', "stop at the first condition GitLab's importer treats as fatal")
@@ -157,7 +163,7 @@ async function importCommand(
   announceEmbedded(db);
   try {
     if (db.embedded) {
-      await migrateUp(db.pool, { logger });
+      await migrateUp(db.pool, { logger, runBackgroundMigrations });
     } else {
       const pending = await pendingMigrations(db.pool);
       if (pending.pre.length + pending.post.length > 0) throw new Error(PENDING_MESSAGE);

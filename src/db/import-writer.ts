@@ -14,23 +14,8 @@ import { copyRepositoryRows, copyRows } from './import-copy.js';
 import * as SQL from './import-sql.js';
 import { chooseGcMode, type GcModeChoice } from './import-gc.js';
 import { ImportGuard } from './import-guard.js';
-
-/** SQLSTATE 40P01 deadlock_detected, 40001 serialization_failure: retry the batch transaction. */
-const DEADLOCK_DETECTED = '40P01';
-const SERIALIZATION_FAILURE = '40001';
-/** SQLSTATE 57P01 admin_shutdown (pg_terminate_backend): the connection is gone, retry on a new one. */
-const ADMIN_SHUTDOWN = '57P01';
-/** Class 08: connection exceptions. */
-const CONNECTION_EXCEPTION_CLASS = '08';
-const RETRYABLE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED']);
-/**
- * SQLSTATE 53200 out_of_memory: "out of shared memory" when the server's lock table is full. A batch
- * touching the partitioned tables locks every partition and its indexes, so several importers (or
- * shards) at once can fill a default lock table; the transaction is rolled back whole, and other
- * transactions release their locks as they finish, so it is retried after a pause.
- */
-const OUT_OF_SHARED_MEMORY = '53200';
-const MAX_ATTEMPTS = 8;
+import { isConnectionLost, isRolledBackTransient } from './sqlstate.js';
+import { inTransaction, retrying } from './transaction.js';
 
 export type TableName =
   | 'media_types'
@@ -98,23 +83,8 @@ export interface RepositoryState {
   readonly manifests: Set<string>;
 }
 
-function isRetryable(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string') return false;
-  return (
-    code === DEADLOCK_DETECTED ||
-    code === SERIALIZATION_FAILURE ||
-    code === ADMIN_SHUTDOWN ||
-    code === OUT_OF_SHARED_MEMORY ||
-    code.startsWith(CONNECTION_EXCEPTION_CLASS) ||
-    RETRYABLE_SOCKET_CODES.has(code)
-  );
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Exponential backoff with jitter, so retrying processes do not collide again in step. */
-const backoff = (attempt: number) => sleep(100 * 2 ** Math.min(attempt, 6) * (0.5 + Math.random()));
+/** What a batch or a read retries: the server rolled it back for a passing reason, or the connection died. */
+const retryable = (err: unknown): boolean => isRolledBackTransient(err) || isConnectionLost(err);
 
 export class ImportWriter {
   private constructor(
@@ -162,12 +132,11 @@ export class ImportWriter {
     if (!opts.dryRun) {
       const client = await pool.connect();
       try {
-        await client.query('BEGIN');
-        await client.query(SQL.CHECKPOINT_DDL_LOCK);
-        await client.query(SQL.CHECKPOINT_DDL);
-        await client.query('COMMIT');
+        await inTransaction(client, async () => {
+          await client.query(SQL.CHECKPOINT_DDL_LOCK);
+          await client.query(SQL.CHECKPOINT_DDL);
+        });
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
         throw new Error(`Could not create the regdb_import checkpoint tables: ${(err as Error).message}`, {
           cause: err,
         });
@@ -197,21 +166,25 @@ export class ImportWriter {
   /** Runs `fn` on the dry-run transaction, or on a pooled connection. */
   private async read<T>(fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
     if (this.dryClient) return this.onDryClient(fn);
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
-      let broken = false;
-      try {
-        return await fn(client);
-      } catch (err) {
-        // Reads are idempotent: a full lock table or a lost connection is retried like a batch.
-        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
-        broken = true;
-        this.logger.warn({ err, attempt }, 'import read failed, retrying');
-        await backoff(attempt);
-      } finally {
-        client.release(broken);
-      }
-    }
+    // Reads are idempotent: a full lock table or a lost connection is retried like a batch.
+    return retrying(
+      async () => {
+        const client = await this.pool.connect();
+        let broken = false;
+        try {
+          return await fn(client);
+        } catch (err) {
+          broken = true;
+          throw err;
+        } finally {
+          client.release(broken);
+        }
+      },
+      {
+        retryable,
+        onRetry: (err, attempt) => this.logger.warn({ err, attempt }, 'import read failed, retrying'),
+      },
+    );
   }
 
   async mediaTypes(): Promise<Set<string>> {
@@ -296,36 +269,43 @@ export class ImportWriter {
   /** Write one batch in one transaction, retrying deadlocks and lost connections. */
   async write(batch: Batch): Promise<Inserted> {
     if (this.dryClient) return this.onDryClient((c) => this.writeOn(c, batch));
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
-      let broken = false;
-      // A connection lost between two statements (pg_terminate_backend, a network cut) surfaces on the
-      // next query as an error without SQLSTATE ("not queryable"): retry it as a lost connection.
-      let lost = false;
-      const onLost = () => {
-        lost = true;
-      };
-      client.on('error', onLost);
-      try {
-        await client.query('BEGIN');
-        const inserted = await this.writeOn(client, batch);
-        await this.reached('before-commit', batch.step);
-        await this.run(client, 'commit', 'COMMIT');
-        await this.reached('after-commit', batch.step);
-        return inserted;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {
+    // A connection lost between two statements (pg_terminate_backend, a network cut) surfaces on the
+    // next query as an error without SQLSTATE ("not queryable"): retry it as a lost connection.
+    let lost = false;
+    return retrying(
+      async () => {
+        lost = false;
+        const client = await this.pool.connect();
+        let broken = false;
+        const onLost = () => {
+          lost = true;
+        };
+        client.on('error', onLost);
+        try {
+          const inserted = await inTransaction(
+            client,
+            async () => {
+              const ins = await this.writeOn(client, batch);
+              await this.reached('before-commit', batch.step);
+              return ins;
+            },
+            { commit: () => this.run(client, 'commit', 'COMMIT'), onRollbackFailed: () => (broken = true) },
+          );
+          await this.reached('after-commit', batch.step);
+          return inserted;
+        } catch (err) {
           broken = true;
-        });
-        if (attempt >= MAX_ATTEMPTS || !(isRetryable(err) || lost)) throw err;
-        broken = true;
-        this.logger.warn({ err, attempt }, 'import batch failed, retrying');
-        await backoff(attempt);
-      } finally {
-        client.off('error', onLost);
-        client.release(broken);
-      }
-    }
+          throw err;
+        } finally {
+          client.off('error', onLost);
+          client.release(broken);
+        }
+      },
+      {
+        retryable: (err) => lost || retryable(err),
+        onRetry: (err, attempt) => this.logger.warn({ err, attempt }, 'import batch failed, retrying'),
+      },
+    );
   }
 
   private async reached(point: ImportPoint, step: Step): Promise<void> {

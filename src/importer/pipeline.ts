@@ -15,6 +15,7 @@ import {
   pruneRepositoryWalkAndLayers,
   type Repository,
 } from '../registry/repositories.js';
+import { IMPORT_DEFAULTS } from './defaults.js';
 import { readRepository } from './read-repository.js';
 import type { Report, StepReport } from './report.js';
 import { buildRepositoryRows } from './rows.js';
@@ -45,10 +46,6 @@ export interface PipelineContext {
   readonly report: Report;
   readonly onProgress?: (step: StepReport, found: number) => void;
 }
-
-const BATCH_BYTES = 64 << 20;
-/** Repositories whose database state is read with one query. */
-const STATE_CHUNK = 32;
 
 /** A skip that GitLab makes fatal fails the run under `--strict`. */
 export function recordSkip(ctx: PipelineContext, strict: boolean, s: SkipRecord): void {
@@ -153,7 +150,7 @@ export async function importRepositories(
   const stateOf = (name: string): Promise<State> => {
     const p = new Promise<State>((resolve, reject) => chunk.push({ name, resolve, reject }));
     p.catch(() => undefined);
-    if (chunk.length >= STATE_CHUNK) flushState();
+    if (chunk.length >= IMPORT_DEFAULTS.stateChunk) flushState();
     return p;
   };
 
@@ -183,7 +180,7 @@ export async function importRepositories(
         step,
         referrers: opts.referrers,
         tagConcurrency: opts.tagConcurrency,
-        readConcurrency: 8,
+        readConcurrency: IMPORT_DEFAULTS.readConcurrency,
         listingMd5: ctx.reads.driver.listingMd5,
       },
     );
@@ -218,7 +215,7 @@ export async function importRepositories(
       const size = rowCount(r);
       batchSize = { rows: batchSize.rows + size.rows, bytes: batchSize.bytes + size.bytes };
     }
-    if (batchSize.rows >= opts.batchRows || batchSize.bytes >= BATCH_BYTES) await flush();
+    if (batchSize.rows >= opts.batchRows || batchSize.bytes >= IMPORT_DEFAULTS.batchBytes) await flush();
     ctx.onProgress?.(stepReport, found);
   };
 
