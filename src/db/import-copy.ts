@@ -7,10 +7,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import type { RepositoryRows } from './import-rows.js';
-import { digestToBytea } from '../registry/digest.js';
+import type { BlobRow, RepositoryRows } from './import-rows.js';
 import { copyChunks, type CopyValue } from './copy-text.js';
-import * as SQL from './import-sql.js';
+import { STAGING, copySql, copyValues, type InRepository, type StagingTable } from './import-staging.js';
 
 const { from: copyFrom } = copyStreams;
 
@@ -39,81 +38,46 @@ async function* afterFirst(chunks: Iterable<Buffer>, onSent: OnCopySent): AsyncG
   }
 }
 
-/** A repository's tags are made equal to storage when its rows carry a tag set (step two). */
+/** Where `seq` continues across the tables of one batch. */
+export interface SeqCounter {
+  next: number;
+}
+
+/** COPY of `rows` into the staging table `t` (import-staging.ts). */
+export async function copyStaged<R>(
+  c: pg.ClientBase,
+  t: StagingTable<R>,
+  rows: Iterable<R>,
+  seq: SeqCounter,
+  onSent?: OnCopySent,
+): Promise<void> {
+  const values = copyValues(t);
+  await copyRows(c, copySql(t), rows, (r) => values(r, seq.next++), onSent);
+}
+
+/** A batch of repositories' rows, table by table; tags only when some repository carries a tag set. */
 export async function copyRepositoryRows(
   c: pg.ClientBase,
   repos: readonly RepositoryRows[],
   onSent?: OnCopySent,
 ): Promise<void> {
-  let seq = 0;
-  const b = digestToBytea;
-  await copyRows(
-    c,
-    SQL.COPY.repositories,
-    repos,
-    (r) => [seq++, r.namespace, r.path, r.name, r.lastPublishedAt, r.tags !== null],
-    onSent,
-  );
-  const each = <T>(pick: (r: RepositoryRows) => readonly T[]) =>
-    (function* () {
-      for (const r of repos) for (const x of pick(r)) yield [r.path, x] as const;
-    })();
-  await copyRows(
-    c,
-    SQL.COPY.blobs,
-    each((r) => r.blobs),
-    ([, x]) => [seq++, b(x.digest), x.size],
-    onSent,
-  );
-  await copyRows(
-    c,
-    SQL.COPY.repositoryBlobs,
-    each((r) => r.repositoryBlobs),
-    ([p, d]) => [seq++, p, b(d)],
-    onSent,
-  );
-  await copyRows(
-    c,
-    SQL.COPY.manifests,
-    each((r) => r.manifests),
-    ([p, m]) => [
-      seq++,
-      p,
-      b(m.digest),
-      m.schemaVersion,
-      m.mediaType,
-      m.payload,
-      m.totalSize,
-      m.configMediaType,
-      m.configDigest && b(m.configDigest),
-      m.configPayload,
-      m.nonConformant,
-      m.subjectDigest && b(m.subjectDigest),
-      m.artifactMediaType,
-    ],
-    onSent,
-  );
-  await copyRows(
-    c,
-    SQL.COPY.layers,
-    each((r) => r.layers),
-    ([p, l]) => [seq++, p, b(l.manifestDigest), b(l.digest), l.mediaType, l.size],
-    onSent,
-  );
-  await copyRows(
-    c,
-    SQL.COPY.references,
-    each((r) => r.references),
-    ([p, x]) => [seq++, p, b(x.parentDigest), b(x.childDigest)],
-    onSent,
-  );
-  if (repos.some((r) => r.tags !== null)) {
-    await copyRows(
-      c,
-      SQL.COPY.tags,
-      each((r) => r.tags ?? []),
-      ([p, t]) => [seq++, p, t.name, b(t.manifestDigest)],
-      onSent,
-    );
+  const seq: SeqCounter = { next: 0 };
+  const copy = <R>(t: StagingTable<R>, rows: Iterable<R>) => copyStaged(c, t, rows, seq, onSent);
+  type PerRepository = 'repositoryBlobs' | 'manifests' | 'layers' | 'references' | 'tags';
+  function* each<K extends PerRepository>(
+    key: K,
+  ): Generator<InRepository<NonNullable<RepositoryRows[K]>[number]>> {
+    for (const r of repos) for (const x of r[key] ?? []) yield [r.path, x];
   }
+  await copy(STAGING.repositories, repos);
+  await copy(STAGING.blobs, blobsOf(repos));
+  await copy(STAGING.repositoryBlobs, each('repositoryBlobs'));
+  await copy(STAGING.manifests, each('manifests'));
+  await copy(STAGING.layers, each('layers'));
+  await copy(STAGING.references, each('references'));
+  if (repos.some((r) => r.tags !== null)) await copy(STAGING.tags, each('tags'));
+}
+
+function* blobsOf(repos: readonly RepositoryRows[]): Generator<BlobRow> {
+  for (const r of repos) yield* r.blobs;
 }

@@ -7,10 +7,11 @@
  */
 import type pg from 'pg';
 import { silentLogger, type Logger } from '../log.js';
-import { byteaToDigest, digestToBytea, formatDigest } from '../registry/digest.js';
+import { byteaToDigest, formatDigest } from '../registry/digest.js';
 import { Step, type BlobRow, type RepositoryRows, type RepositoryStep } from './import-rows.js';
 import type { ImportEvents, ImportPoint } from './import-events.js';
-import { copyRepositoryRows, copyRows } from './import-copy.js';
+import { copyRepositoryRows, copyStaged } from './import-copy.js';
+import { STAGING } from './import-staging.js';
 import * as SQL from './import-sql.js';
 import { chooseGcMode, type GcModeChoice } from './import-gc.js';
 import { ImportGuard } from './import-guard.js';
@@ -355,15 +356,8 @@ export class ImportWriter {
     await c.query(SQL.SESSION_SETTINGS);
     const ins: Inserted = {};
     if (batch.kind === 'blobs') {
-      let seq = 0;
       await this.timed('copy', () =>
-        copyRows(
-          c,
-          SQL.COPY.blobs,
-          batch.blobs,
-          (b) => [seq++, digestToBytea(b.digest), b.size],
-          this.copySent(batch.step),
-        ),
+        copyStaged(c, STAGING.blobs, batch.blobs, { next: 0 }, this.copySent(batch.step)),
       );
       await this.run(c, 'analyze', SQL.ANALYZE_STAGED_BLOBS);
       if (bulk) await c.query(SQL.REPLICA_ON);
