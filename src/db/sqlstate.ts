@@ -25,6 +25,12 @@ export const SqlState = {
   lockNotAvailable: '55P03',
   /** 42P01 undefined_table: the schema has not been migrated yet. */
   undefinedTable: '42P01',
+  /** 42P04 duplicate_database: another process created the database first. */
+  duplicateDatabase: '42P04',
+  /** 28000 invalid_authorization_specification: no pg_hba.conf entry, or a wrong user. */
+  invalidAuthorization: '28000',
+  /** 28P01 invalid_password: the role exists but the password differs. */
+  invalidPassword: '28P01',
 } as const;
 
 /** Class 08, connection_exception: the connection failed or was lost. */

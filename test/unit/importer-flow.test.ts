@@ -17,14 +17,16 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+/** A pool whose taken results are collected, in the order taken. */
+function collecting(concurrency: number) {
+  const taken: number[] = [];
+  const pool = new OrderedPool<number>({ concurrency, window: 10, take: async (n) => void taken.push(n) });
+  return { taken, pool };
+}
+
 describe('OrderedPool', () => {
   it('takes results in the order jobs were added, whatever order they finish in', async () => {
-    const taken: number[] = [];
-    const pool = new OrderedPool<number>({
-      concurrency: 3,
-      window: 10,
-      take: async (n) => void taken.push(n),
-    });
+    const { taken, pool } = collecting(3);
     const gates = [deferred<number>(), deferred<number>(), deferred<number>()];
     for (const g of gates) await pool.run(() => g.promise);
     gates[2]!.resolve(2);
@@ -67,12 +69,7 @@ describe('OrderedPool', () => {
   });
 
   it("rejects at a failed job's turn, and abandon leaves no unhandled rejection", async () => {
-    const taken: number[] = [];
-    const pool = new OrderedPool<number>({
-      concurrency: 2,
-      window: 10,
-      take: async (n) => void taken.push(n),
-    });
+    const { taken, pool } = collecting(2);
     await pool.add(1);
     await pool.run(async () => {
       throw new Error('read failed');
