@@ -8,7 +8,6 @@
  */
 import type { Logger } from 'pino';
 import { silentLogger } from '../log.js';
-import { createBbmStore, type BbmPool } from '../db/bbm/pg-store.js';
 import { BbmInterruptedError, BbmJobTimeoutError, MaxJobAttemptsError } from './errors.js';
 import { findJob, type FoundJob } from './find-job.js';
 import { BbmFailureCode, type BbmJob } from './model.js';
@@ -78,16 +77,14 @@ export interface SyncRunResult {
 
 type BatchOutcome = { readonly done: boolean; readonly error?: Error };
 
-/** Runs batched background migrations until none has a job left (spec §5.4). */
+/**
+ * Runs batched background migrations until none has a job left (spec §5.4), on the store the caller
+ * built (src/db/bbm/pg-store.ts for PostgreSQL): bbm sees only its store interface.
+ */
 export async function runBackgroundMigrationsSync(
-  pool: BbmPool,
+  store: BbmStore,
   options: SyncRunOptions = {},
 ): Promise<SyncRunResult> {
-  return runWithStore(createBbmStore(pool), options);
-}
-
-/** As `runBackgroundMigrationsSync`, on any store. */
-export async function runWithStore(store: BbmStore, options: SyncRunOptions = {}): Promise<SyncRunResult> {
   const maxAttempts = checkMaxJobRetry(options.maxJobRetry ?? INTERNAL_MAX_JOB_RETRY);
   const log = (options.logger ?? silentLogger).child({ component: 'bbm' });
   const registry = options.registry ?? createWorkRegistry();

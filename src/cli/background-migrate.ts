@@ -95,7 +95,7 @@ async function runCommand(db: Database, flags: RunFlags, logger: Logger): Promis
     const pending = (await store.list()).filter((r) => statusName(r.migration.status) !== 'finished').length;
     const progress = createProgressReporter(process.stderr, { pending });
     try {
-      const result = await runBackgroundMigrationsSync(db.pool, {
+      const result = await runBackgroundMigrationsSync(store, {
         maxJobRetry: flags.maxJobRetry ?? MAX_JOB_RETRY_DEFAULT,
         logger,
         signal,

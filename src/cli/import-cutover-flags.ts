@@ -8,7 +8,7 @@ import type { Config } from '../config/types.js';
 import { UsageError } from '../errors.js';
 import { parseRepositoryFilter, type RepositoryFilter } from '../importer/repository-filter.js';
 import { TAG_TIMESTAMP_CHOICES, type TagTimestamps } from '../importer/tag-timestamps.js';
-import type { StepNumber } from '../importer/types.js';
+import type { Step } from '../db/import-rows.js';
 import { positiveInt } from './import-flags.js';
 
 export interface CutoverFlags {
@@ -71,7 +71,7 @@ export function addCutoverOptions(cmd: Command): Command {
 }
 
 export interface CutoverOptions {
-  readonly steps: StepNumber[];
+  readonly steps: Step[];
   readonly repositories: RepositoryFilter | null;
   readonly danglingManifests: boolean;
   readonly tagTimestamps: TagTimestamps;
@@ -85,7 +85,7 @@ export interface CutoverOptions {
  */
 export function cutoverOptions(
   flags: CutoverFlags,
-  steps: StepNumber[],
+  steps: Step[],
   batchRows: number,
   shard: unknown,
 ): CutoverOptions {

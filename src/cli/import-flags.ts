@@ -4,7 +4,8 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../errors.js';
-import type { StepNumber } from '../importer/types.js';
+import type { Step } from '../db/import-rows.js';
+import { IMPORT_DEFAULTS } from '../importer/defaults.js';
 
 export interface ImportFlags {
   dryRun?: boolean;
@@ -80,9 +81,7 @@ export function anyInt(value: string): number {
 }
 
 /** The steps to run; the step-flag rules and messages of spec §4.3. */
-export function selectedSteps(
-  f: Pick<ImportFlags, 'preImport' | 'allRepositories' | 'commonBlobs'>,
-): StepNumber[] {
+export function selectedSteps(f: Pick<ImportFlags, 'preImport' | 'allRepositories' | 'commonBlobs'>): Step[] {
   if (f.preImport && (f.allRepositories || f.commonBlobs)) {
     throw new UsageError("steps two or three can't be used with step one");
   }
@@ -95,7 +94,7 @@ export function selectedSteps(
 
 /** `--tag-concurrency` range (spec §2.17); regdb accepts it on every backend (issue 5 §1). */
 export function checkTagConcurrency(n: number | undefined): number {
-  if (n === undefined) return 1;
+  if (n === undefined) return IMPORT_DEFAULTS.tagConcurrency;
   if (n < 1 || n > 5) throw new UsageError('tag-concurrency must be between 1 and 5');
   return n;
 }

@@ -6,11 +6,13 @@
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { createDriver } from '../../drivers/factory.js';
+import type { ImportEvents } from '../db/import-events.js';
 import { databaseHasRows } from '../db/import-writer.js';
 import { migrateUp, pendingMigrations } from '../db/migrator.js';
 import { chooseDataDir } from '../db/embedded.js';
 import { openDatabase } from '../db/open.js';
 import { UsageError } from '../errors.js';
+import { IMPORT_DEFAULTS } from '../importer/defaults.js';
 import { ImportFailure, runImport } from '../importer/run.js';
 import { countWork } from '../importer/work-count.js';
 import { deriveRunId, ShardRun } from '../importer/shard-run.js';
@@ -38,11 +40,17 @@ import { checkRepositoryFilter } from '../importer/repository-filter.js';
 import { estimateCommand } from './estimate.js';
 import { runReport } from './import-status.js';
 import { checkRunId, resolveShard, runIdentity } from './shard-flags.js';
+import { runBackgroundMigrations } from './background-runner.js';
 
 const PENDING_MESSAGE =
   "there are pending database migrations, use the 'regdb database migrate up' command to check and apply them";
 
-export function registerImport(database: Command): void {
+/** Fault injection for the kill tests (test/helpers/import-events-entry.ts); unset in production. */
+export interface ImportSeams {
+  readonly importEvents?: ImportEvents;
+}
+
+export function registerImport(database: Command, seams: ImportSeams = {}): void {
   const cmd = database
     .command('import')
     .description(
@@ -94,7 +102,7 @@ export function registerImport(database: Command): void {
         'skip pre importing repositories pre imported more recently than this, 0 disables',
       )
         .argParser(parseGoDuration)
-        .default(72 * 3_600_000, '72h'),
+        .default(IMPORT_DEFAULTS.preImportSkipRecentMs, '72h'),
     )
     .option(
       '--log-directory <dir>',
@@ -110,11 +118,15 @@ export function registerImport(database: Command): void {
         'tag links read at once (1-5), on every storage backend',
       ).argParser(anyInt),
     )
-    .addOption(new Option('--concurrency <n>', 'repositories read at once').argParser(positiveInt).default(8))
+    .addOption(
+      new Option('--concurrency <n>', 'repositories read at once')
+        .argParser(positiveInt)
+        .default(IMPORT_DEFAULTS.concurrency),
+    )
     .addOption(
       new Option('--batch-size <rows>', 'rows per COPY batch (one transaction)')
         .argParser(positiveInt)
-        .default(20_000),
+        .default(IMPORT_DEFAULTS.batchRows),
     )
     .option('--no-resume', 'ignore the checkpoints of an interrupted run and start over')
     .option('--strict', "stop at the first condition GitLab's importer treats as fatal")
@@ -136,7 +148,7 @@ export function registerImport(database: Command): void {
       'the sharded run this shard belongs to (default: derived from the config, N and the steps)',
     );
   addCutoverOptions(cmd).action(async (configArg: string | undefined, flags: ImportFlags, cmd: Command) => {
-    await importCommand(configArg, flags, cmd);
+    await importCommand(configArg, flags, cmd, seams);
   });
 }
 
@@ -144,6 +156,7 @@ async function importCommand(
   configArg: string | undefined,
   flags: ImportFlags & CutoverFlags,
   cmd: Command,
+  seams: ImportSeams,
 ): Promise<void> {
   if (flags.estimate) return estimateCommand(configArg, {}, cmd);
   const gitlabSteps = selectedSteps(flags);
@@ -203,7 +216,7 @@ async function importCommand(
   try {
     await checkRepositoryFilter(driver, cutover.repositories);
     if (db.embedded) {
-      await migrateUp(db.pool, { logger });
+      await migrateUp(db.pool, { logger, runBackgroundMigrations });
     } else {
       const pending = await pendingMigrations(db.pool);
       if (pending.pre.length + pending.post.length > 0) throw new Error(PENDING_MESSAGE);
@@ -228,6 +241,7 @@ async function importCommand(
         onProgress: progress ? (s, found) => progress.update(s, found) : undefined,
         signal: interruptSignal(),
         run,
+        events: seams.importEvents,
       },
       {
         steps,

@@ -17,7 +17,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { exitCodeOf } from '../errors.js';
 import { packageVersion } from './common.js';
 import { installInterruptHandlers, interruptedExitStatus, receivedSignal } from './interrupt.js';
-import { registerImport } from './import.js';
+import { registerImport, type ImportSeams } from './import.js';
 import { registerImportStatus } from './import-status.js';
 import { registerBackgroundMigrate } from './background-migrate.js';
 import { registerInit } from './init.js';
@@ -28,7 +28,10 @@ import { registerInventory } from './estimate.js';
 /** Commander outcomes that are not failures. */
 const COMMANDER_SUCCESS = new Set(['commander.helpDisplayed', 'commander.version']);
 
-export function buildProgram(): Command {
+/** What only tests pass in (fault injection); the `regdb` executable passes nothing. */
+export type CliSeams = ImportSeams;
+
+export function buildProgram(seams: CliSeams = {}): Command {
   const program = new Command('regdb')
     .description(
       "Imports a container registry's metadata from its storage into a GitLab-compatible PostgreSQL " +
@@ -59,7 +62,7 @@ export function buildProgram(): Command {
   registerInit(database);
   registerMigrate(database);
   registerBackgroundMigrate(program);
-  registerImport(database);
+  registerImport(database, seams);
   registerVerify(database);
   registerInventory(program);
   registerImportStatus(database);
@@ -68,8 +71,8 @@ export function buildProgram(): Command {
 }
 
 /** Runs the CLI and returns the exit status (130/143 when SIGINT/SIGTERM stopped the command). */
-export async function run(argv: readonly string[] = process.argv): Promise<number> {
-  const program = buildProgram();
+export async function run(argv: readonly string[] = process.argv, seams: CliSeams = {}): Promise<number> {
+  const program = buildProgram(seams);
   const removeHandlers = installInterruptHandlers();
   let status: number;
   try {

@@ -10,6 +10,7 @@ import { MIGRATOR_NAMES, type MigrationKind } from '../db/migration-files.js';
 import { createMigrationFile } from '../db/migration-new.js';
 import { isUpToDate, migrationStatus, migrationVersions } from '../db/migration-status.js';
 import { migrateDown, migrateUp } from '../db/migrator.js';
+import { runBackgroundMigrations } from './background-runner.js';
 import { configArgument, loadCommandConfig, nonNegativeInt, withDatabase } from './common.js';
 import { renderTable } from './table.js';
 
@@ -121,6 +122,7 @@ function registerUp(migrate: Command): void {
             skipPostDeployment: skip,
             logger,
             onPlan: printPlan,
+            runBackgroundMigrations,
           });
         } catch (err) {
           throw migrationFailure(err);

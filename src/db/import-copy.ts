@@ -7,92 +7,77 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import type { RepositoryRows } from '../importer/types.js';
-import { withCopyKillPoint } from '../importer/test-hooks.js';
-import { digestToBytea } from '../registry/digest.js';
+import type { BlobRow, RepositoryRows } from './import-rows.js';
 import { copyChunks, type CopyValue } from './copy-text.js';
-import * as SQL from './import-sql.js';
+import { STAGING, copySql, copyValues, type InRepository, type StagingTable } from './import-staging.js';
 
 const { from: copyFrom } = copyStreams;
+
+/** Called once a COPY has sent its first chunk, before it ends (ImportEvents' `copy` point). */
+export type OnCopySent = () => void | Promise<void>;
 
 export async function copyRows<T>(
   c: pg.ClientBase,
   sql: string,
   rows: Iterable<T>,
   values: (row: T) => readonly CopyValue[],
+  onSent?: OnCopySent,
 ): Promise<void> {
-  await pipeline(Readable.from(withCopyKillPoint(copyChunks(rows, values))), c.query(copyFrom(sql)));
+  const chunks = copyChunks(rows, values);
+  await pipeline(Readable.from(onSent ? afterFirst(chunks, onSent) : chunks), c.query(copyFrom(sql)));
 }
 
+async function* afterFirst(chunks: Iterable<Buffer>, onSent: OnCopySent): AsyncGenerator<Buffer> {
+  let first = true;
+  for (const chunk of chunks) {
+    yield chunk;
+    if (first) {
+      first = false;
+      await onSent();
+    }
+  }
+}
+
+/** Where `seq` continues across the tables of one batch. */
+export interface SeqCounter {
+  next: number;
+}
+
+/** COPY of `rows` into the staging table `t` (import-staging.ts). */
+export async function copyStaged<R>(
+  c: pg.ClientBase,
+  t: StagingTable<R>,
+  rows: Iterable<R>,
+  seq: SeqCounter,
+  onSent?: OnCopySent,
+): Promise<void> {
+  const values = copyValues(t);
+  await copyRows(c, copySql(t), rows, (r) => values(r, seq.next++), onSent);
+}
+
+/** A batch of repositories' rows, table by table; tags only when some repository carries a tag set. */
 export async function copyRepositoryRows(
   c: pg.ClientBase,
-  step: 1 | 2,
   repos: readonly RepositoryRows[],
+  onSent?: OnCopySent,
 ): Promise<void> {
-  let seq = 0;
-  const b = digestToBytea;
-  await copyRows(c, SQL.COPY.repositories, repos, (r) => [
-    seq++,
-    r.namespace,
-    r.path,
-    r.name,
-    r.lastPublishedAt,
-    step === 2,
-  ]);
-  const each = <T>(pick: (r: RepositoryRows) => readonly T[]) =>
-    (function* () {
-      for (const r of repos) for (const x of pick(r)) yield [r.path, x] as const;
-    })();
-  await copyRows(
-    c,
-    SQL.COPY.blobs,
-    each((r) => r.blobs),
-    ([, x]) => [seq++, b(x.digest), x.size],
-  );
-  await copyRows(
-    c,
-    SQL.COPY.repositoryBlobs,
-    each((r) => r.repositoryBlobs),
-    ([p, d]) => [seq++, p, b(d)],
-  );
-  await copyRows(
-    c,
-    SQL.COPY.manifests,
-    each((r) => r.manifests),
-    ([p, m]) => [
-      seq++,
-      p,
-      b(m.digest),
-      m.schemaVersion,
-      m.mediaType,
-      m.payload,
-      m.totalSize,
-      m.configMediaType,
-      m.configDigest && b(m.configDigest),
-      m.configPayload,
-      m.nonConformant,
-      m.subjectDigest && b(m.subjectDigest),
-      m.artifactMediaType,
-    ],
-  );
-  await copyRows(
-    c,
-    SQL.COPY.layers,
-    each((r) => r.layers),
-    ([p, l]) => [seq++, p, b(l.manifestDigest), b(l.digest), l.mediaType, l.size],
-  );
-  await copyRows(
-    c,
-    SQL.COPY.references,
-    each((r) => r.references),
-    ([p, x]) => [seq++, p, b(x.parentDigest), b(x.childDigest)],
-  );
-  if (step === 2) {
-    await copyRows(
-      c,
-      SQL.COPY.tags,
-      each((r) => r.tags ?? []),
-      ([p, t]) => [seq++, p, t.name, b(t.manifestDigest), t.pushedAt ?? null],
-    );
+  const seq: SeqCounter = { next: 0 };
+  const copy = <R>(t: StagingTable<R>, rows: Iterable<R>) => copyStaged(c, t, rows, seq, onSent);
+  type PerRepository = 'repositoryBlobs' | 'manifests' | 'layers' | 'references' | 'tags';
+  function* each<K extends PerRepository>(
+    key: K,
+  ): Generator<InRepository<NonNullable<RepositoryRows[K]>[number]>> {
+    for (const r of repos) for (const x of r[key] ?? []) yield [r.path, x];
   }
+  await copy(STAGING.repositories, repos);
+  await copy(STAGING.blobs, blobsOf(repos));
+  await copy(STAGING.repositoryBlobs, each('repositoryBlobs'));
+  await copy(STAGING.manifests, each('manifests'));
+  await copy(STAGING.layers, each('layers'));
+  await copy(STAGING.references, each('references'));
+  if (repos.some((r) => r.tags !== null)) await copy(STAGING.tags, each('tags'));
+}
+
+function* blobsOf(repos: readonly RepositoryRows[]): Generator<BlobRow> {
+  for (const r of repos) yield* r.blobs;
 }

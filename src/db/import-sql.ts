@@ -13,25 +13,15 @@
  * regdb_stg_manifest_ids, which the later merges join instead of `manifests`.
  * regdb's own bookkeeping lives in schema `regdb_import`, never in GitLab's tables.
  */
+import { STAGING, stagingDdl } from './import-staging.js';
 
-export const STAGING_DDL = `
-CREATE TEMP TABLE IF NOT EXISTS regdb_stg_repositories (
-  seq bigint, namespace text, path text, name text, last_published_at timestamptz, sync_tags boolean);
-CREATE TEMP TABLE IF NOT EXISTS regdb_stg_blobs (seq bigint, digest bytea, size bigint);
-CREATE TEMP TABLE IF NOT EXISTS regdb_stg_repository_blobs (seq bigint, path text, digest bytea);
-CREATE TEMP TABLE IF NOT EXISTS regdb_stg_manifests (
-  seq bigint, path text, digest bytea, schema_version smallint, media_type text, payload bytea,
-  total_size bigint, config_media_type text, config_digest bytea, config_payload bytea,
-  non_conformant boolean, subject_digest bytea, artifact_media_type text);
-CREATE TEMP TABLE IF NOT EXISTS regdb_stg_layers (
-  seq bigint, path text, manifest_digest bytea, digest bytea, media_type text, size bigint);
-CREATE TEMP TABLE IF NOT EXISTS regdb_stg_references (seq bigint, path text, parent_digest bytea, child_digest bytea);
-CREATE TEMP TABLE IF NOT EXISTS regdb_stg_tags (seq bigint, path text, name text, manifest_digest bytea, pushed_at timestamptz);
-CREATE TEMP TABLE IF NOT EXISTS regdb_stg_repo_map (path text PRIMARY KEY, ns_id bigint, repo_id bigint, sync_tags boolean);
-CREATE TEMP TABLE IF NOT EXISTS regdb_stg_manifest_ids (path text, digest bytea, id bigint, PRIMARY KEY (path, digest));
-TRUNCATE regdb_stg_repositories, regdb_stg_blobs, regdb_stg_repository_blobs, regdb_stg_manifests,
-  regdb_stg_layers, regdb_stg_references, regdb_stg_tags, regdb_stg_repo_map, regdb_stg_manifest_ids;
-`;
+/** The staging tables (import-staging.ts), plus two the merges fill, emptied for each batch. */
+export const STAGING_DDL = [
+  ...Object.values(STAGING).map((t) => stagingDdl(t)),
+  'CREATE TEMP TABLE IF NOT EXISTS regdb_stg_repo_map (path text PRIMARY KEY, ns_id bigint, repo_id bigint, sync_tags boolean);',
+  'CREATE TEMP TABLE IF NOT EXISTS regdb_stg_manifest_ids (path text, digest bytea, id bigint, PRIMARY KEY (path, digest));',
+  `TRUNCATE ${[...Object.values(STAGING).map((t) => t.name), 'regdb_stg_repo_map', 'regdb_stg_manifest_ids'].join(', ')};`,
+].join('\n');
 
 /** Step three's batches stage blobs only. */
 export const ANALYZE_STAGED_BLOBS = 'ANALYZE regdb_stg_blobs (digest)';
@@ -47,19 +37,6 @@ ANALYZE regdb_stg_repositories (path), regdb_stg_blobs (digest), regdb_stg_repos
 
 /** Per batch transaction: JIT compiling these short statements costs more than it saves. */
 export const SESSION_SETTINGS = 'SET LOCAL jit = off';
-
-export const COPY = {
-  repositories:
-    'COPY regdb_stg_repositories (seq, namespace, path, name, last_published_at, sync_tags) FROM STDIN',
-  blobs: 'COPY regdb_stg_blobs (seq, digest, size) FROM STDIN',
-  repositoryBlobs: 'COPY regdb_stg_repository_blobs (seq, path, digest) FROM STDIN',
-  manifests:
-    'COPY regdb_stg_manifests (seq, path, digest, schema_version, media_type, payload, total_size, ' +
-    'config_media_type, config_digest, config_payload, non_conformant, subject_digest, artifact_media_type) FROM STDIN',
-  layers: 'COPY regdb_stg_layers (seq, path, manifest_digest, digest, media_type, size) FROM STDIN',
-  references: 'COPY regdb_stg_references (seq, path, parent_digest, child_digest) FROM STDIN',
-  tags: 'COPY regdb_stg_tags (seq, path, name, manifest_digest, pushed_at) FROM STDIN',
-} as const;
 
 /** Find-or-create media types (spec §2.9.1); only run with dynamic media types on. */
 export const MERGE_MEDIA_TYPES = `

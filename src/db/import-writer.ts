@@ -7,31 +7,17 @@
  */
 import type pg from 'pg';
 import { silentLogger, type Logger } from '../log.js';
-import { byteaToDigest, digestToBytea, formatDigest } from '../registry/digest.js';
-import type { BlobRow, RepositoryRows } from '../importer/types.js';
-import { copyRepositoryRows, copyRows } from './import-copy.js';
+import { byteaToDigest, formatDigest } from '../registry/digest.js';
+import { Step, type BlobRow, type RepositoryRows, type RepositoryStep } from './import-rows.js';
+import type { ImportEvents, ImportPoint } from './import-events.js';
+import { copyRepositoryRows, copyStaged } from './import-copy.js';
+import { STAGING } from './import-staging.js';
 import * as SQL from './import-sql.js';
 import { chooseGcMode, type GcModeChoice } from './import-gc.js';
 import { ImportGuard } from './import-guard.js';
-import { killPoint, setHookStep } from '../importer/test-hooks.js';
+import { isConnectionLost, isRolledBackTransient } from './sqlstate.js';
+import { inTransaction, retrying } from './transaction.js';
 import { insertedRows, type RowThrottle } from './write-throttle.js';
-
-/** SQLSTATE 40P01 deadlock_detected, 40001 serialization_failure: retry the batch transaction. */
-const DEADLOCK_DETECTED = '40P01';
-const SERIALIZATION_FAILURE = '40001';
-/** SQLSTATE 57P01 admin_shutdown (pg_terminate_backend): the connection is gone, retry on a new one. */
-const ADMIN_SHUTDOWN = '57P01';
-/** Class 08: connection exceptions. */
-const CONNECTION_EXCEPTION_CLASS = '08';
-const RETRYABLE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED']);
-/**
- * SQLSTATE 53200 out_of_memory: "out of shared memory" when the server's lock table is full. A batch
- * touching the partitioned tables locks every partition and its indexes, so several importers (or
- * shards) at once can fill a default lock table; the transaction is rolled back whole, and other
- * transactions release their locks as they finish, so it is retried after a pause.
- */
-const OUT_OF_SHARED_MEMORY = '53200';
-const MAX_ATTEMPTS = 8;
 
 export type TableName =
   | 'media_types'
@@ -59,13 +45,15 @@ export interface BatchCounts {
 export type Batch =
   | {
       readonly kind: 'repositories';
-      readonly step: 1 | 2;
+      /** Recorded with the checkpoints; what is written follows from the rows themselves. */
+      readonly step: RepositoryStep;
       readonly repositories: readonly RepositoryRows[];
       readonly checkpoints: readonly string[];
       readonly counts?: BatchCounts;
     }
   | {
       readonly kind: 'blobs';
+      readonly step: typeof Step.commonBlobs;
       readonly blobs: Iterable<BlobRow>;
       readonly checkpoints: readonly string[];
       readonly counts?: BatchCounts;
@@ -90,6 +78,8 @@ export interface WriterOptions {
   readonly setBasedGc?: boolean;
   /** `--max-rows-per-second` (issue 14 §6): paces batches by the rows they insert. */
   readonly throttle?: RowThrottle;
+  /** Told when a batch reaches a point of interest (tests only). */
+  readonly events?: ImportEvents;
 }
 
 export interface RepositoryState {
@@ -97,23 +87,8 @@ export interface RepositoryState {
   readonly manifests: Set<string>;
 }
 
-function isRetryable(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string') return false;
-  return (
-    code === DEADLOCK_DETECTED ||
-    code === SERIALIZATION_FAILURE ||
-    code === ADMIN_SHUTDOWN ||
-    code === OUT_OF_SHARED_MEMORY ||
-    code.startsWith(CONNECTION_EXCEPTION_CLASS) ||
-    RETRYABLE_SOCKET_CODES.has(code)
-  );
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Exponential backoff with jitter, so retrying processes do not collide again in step. */
-const backoff = (attempt: number) => sleep(100 * 2 ** Math.min(attempt, 6) * (0.5 + Math.random()));
+/** What a batch or a read retries: the server rolled it back for a passing reason, or the connection died. */
+const retryable = (err: unknown): boolean => isRolledBackTransient(err) || isConnectionLost(err);
 
 export class ImportWriter {
   private constructor(
@@ -161,12 +136,11 @@ export class ImportWriter {
     if (!opts.dryRun) {
       const client = await pool.connect();
       try {
-        await client.query('BEGIN');
-        await client.query(SQL.CHECKPOINT_DDL_LOCK);
-        await client.query(SQL.CHECKPOINT_DDL);
-        await client.query('COMMIT');
+        await inTransaction(client, async () => {
+          await client.query(SQL.CHECKPOINT_DDL_LOCK);
+          await client.query(SQL.CHECKPOINT_DDL);
+        });
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
         throw new Error(`Could not create the regdb_import checkpoint tables: ${(err as Error).message}`, {
           cause: err,
         });
@@ -196,21 +170,25 @@ export class ImportWriter {
   /** Runs `fn` on the dry-run transaction, or on a pooled connection. */
   private async read<T>(fn: (c: pg.ClientBase) => Promise<T>): Promise<T> {
     if (this.dryClient) return this.onDryClient(fn);
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
-      let broken = false;
-      try {
-        return await fn(client);
-      } catch (err) {
-        // Reads are idempotent: a full lock table or a lost connection is retried like a batch.
-        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
-        broken = true;
-        this.logger.warn({ err, attempt }, 'import read failed, retrying');
-        await backoff(attempt);
-      } finally {
-        client.release(broken);
-      }
-    }
+    // Reads are idempotent: a full lock table or a lost connection is retried like a batch.
+    return retrying(
+      async () => {
+        const client = await this.pool.connect();
+        let broken = false;
+        try {
+          return await fn(client);
+        } catch (err) {
+          broken = true;
+          throw err;
+        } finally {
+          client.release(broken);
+        }
+      },
+      {
+        retryable,
+        onRetry: (err, attempt) => this.logger.warn({ err, attempt }, 'import read failed, retrying'),
+      },
+    );
   }
 
   async mediaTypes(): Promise<Set<string>> {
@@ -239,7 +217,7 @@ export class ImportWriter {
   }
 
   /** Steps already finished and checkpoints of unfinished steps, for resuming (scope = this run's steps). */
-  async resumeState(step: number): Promise<ResumeState> {
+  async resumeState(step: Step): Promise<ResumeState> {
     const zero = { repositories: 0, tags: 0, manifests: 0, blobs: 0, blobBytes: 0n };
     return this.read(async (c) => {
       const exists = await c.query<{ t: string | null }>(
@@ -284,50 +262,65 @@ export class ImportWriter {
     await this.pool.query(SQL.CLEAR_SCOPE_STEPS, [this.opts.scope]);
   }
 
-  async startStep(step: number): Promise<void> {
+  async startStep(step: Step): Promise<void> {
     if (!this.dryClient) await this.pool.query(SQL.START_STEP, [this.opts.scope, step]);
   }
 
-  async finishStep(step: number): Promise<void> {
+  async finishStep(step: Step): Promise<void> {
     if (!this.dryClient) await this.pool.query(SQL.FINISH_STEP, [this.opts.scope, step]);
   }
 
   /** Write one batch in one transaction, retrying deadlocks and lost connections. */
   async write(batch: Batch): Promise<Inserted> {
-    setHookStep(batch.kind === 'blobs' ? 3 : batch.step);
     if (this.dryClient) return this.onDryClient((c) => this.writeOn(c, batch));
+    // A connection lost between two statements (pg_terminate_backend, a network cut) surfaces on the
+    // next query as an error without SQLSTATE ("not queryable"): retry it as a lost connection.
+    let lost = false;
     await this.opts.throttle?.ready();
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
-      let broken = false;
-      // A connection lost between two statements (pg_terminate_backend, a network cut) surfaces on the
-      // next query as an error without SQLSTATE ("not queryable"): retry it as a lost connection.
-      let lost = false;
-      const onLost = () => {
-        lost = true;
-      };
-      client.on('error', onLost);
-      try {
-        await client.query('BEGIN');
-        const inserted = await this.writeOn(client, batch);
-        killPoint('before-commit');
-        await this.run(client, 'commit', 'COMMIT');
-        killPoint('after-commit');
-        this.opts.throttle?.charge(insertedRows(inserted));
-        return inserted;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {
+    return retrying(
+      async () => {
+        lost = false;
+        const client = await this.pool.connect();
+        let broken = false;
+        const onLost = () => {
+          lost = true;
+        };
+        client.on('error', onLost);
+        try {
+          const inserted = await inTransaction(
+            client,
+            async () => {
+              const ins = await this.writeOn(client, batch);
+              await this.reached('before-commit', batch.step);
+              return ins;
+            },
+            { commit: () => this.run(client, 'commit', 'COMMIT'), onRollbackFailed: () => (broken = true) },
+          );
+          await this.reached('after-commit', batch.step);
+          this.opts.throttle?.charge(insertedRows(inserted));
+          return inserted;
+        } catch (err) {
           broken = true;
-        });
-        if (attempt >= MAX_ATTEMPTS || !(isRetryable(err) || lost)) throw err;
-        broken = true;
-        this.logger.warn({ err, attempt }, 'import batch failed, retrying');
-        await backoff(attempt);
-      } finally {
-        client.off('error', onLost);
-        client.release(broken);
-      }
-    }
+          throw err;
+        } finally {
+          client.off('error', onLost);
+          client.release(broken);
+        }
+      },
+      {
+        retryable: (err) => lost || retryable(err),
+        onRetry: (err, attempt) => this.logger.warn({ err, attempt }, 'import batch failed, retrying'),
+      },
+    );
+  }
+
+  private async reached(point: ImportPoint, step: Step): Promise<void> {
+    await this.opts.events?.reached(point, step);
+  }
+
+  /** The `copy` point of `step`, when someone listens. */
+  private copySent(step: Step): (() => Promise<void>) | undefined {
+    return this.opts.events ? () => this.reached('copy', step) : undefined;
   }
 
   /** Seconds spent per statement kind since the last `takeTimings()` (logged at debug per step). */
@@ -368,19 +361,19 @@ export class ImportWriter {
     await c.query(SQL.SESSION_SETTINGS);
     const ins: Inserted = {};
     if (batch.kind === 'blobs') {
-      let seq = 0;
       await this.timed('copy', () =>
-        copyRows(c, SQL.COPY.blobs, batch.blobs, (b) => [seq++, digestToBytea(b.digest), b.size]),
+        copyStaged(c, STAGING.blobs, batch.blobs, { next: 0 }, this.copySent(batch.step)),
       );
       await this.run(c, 'analyze', SQL.ANALYZE_STAGED_BLOBS);
       if (bulk) await c.query(SQL.REPLICA_ON);
       ins.blobs = await merge('merge_blobs', SQL.MERGE_BLOBS, SQL.MERGE_BLOBS_BULK);
-      killPoint('merge');
+      await this.reached('merge', batch.step);
       if (bulk) await c.query(SQL.REPLICA_OFF);
-      await this.checkpoint(c, 3, batch.checkpoints, batch.counts);
+      await this.checkpoint(c, batch.step, batch.checkpoints, batch.counts);
       return ins;
     }
-    await this.timed('copy', () => copyRepositoryRows(c, batch.step, batch.repositories));
+    const repos = batch.repositories;
+    await this.timed('copy', () => copyRepositoryRows(c, repos, this.copySent(batch.step)));
     await this.run(c, 'analyze', SQL.ANALYZE_STAGING);
     if (bulk) await c.query(SQL.REPLICA_ON);
     if (this.opts.dynamicMediaTypes)
@@ -388,11 +381,12 @@ export class ImportWriter {
     ins.top_level_namespaces = await this.run(c, 'merge_namespaces', SQL.MERGE_NAMESPACES);
     ins.repositories = await this.run(c, 'merge_repositories', SQL.MERGE_REPOSITORIES);
     await this.run(c, 'fill_repo_map', SQL.FILL_REPO_MAP);
-    if (batch.step === 1) await this.run(c, 'update_last_published', SQL.UPDATE_LAST_PUBLISHED);
+    if (repos.some((r) => r.lastPublishedAt !== null))
+      await this.run(c, 'update_last_published', SQL.UPDATE_LAST_PUBLISHED);
     ins.blobs = await merge('merge_blobs', SQL.MERGE_BLOBS, SQL.MERGE_BLOBS_BULK);
     ins.repository_blobs = await this.run(c, 'merge_repository_blobs', SQL.MERGE_REPOSITORY_BLOBS);
     ins.manifests = await merge('merge_manifests', SQL.MERGE_MANIFESTS, SQL.MERGE_MANIFESTS_BULK);
-    killPoint('merge');
+    await this.reached('merge', batch.step);
     await this.run(c, 'fill_manifest_ids', SQL.FILL_MANIFEST_IDS);
     await this.run(c, 'set_subjects', SQL.SET_SUBJECTS);
     ins.layers = await merge('merge_layers', SQL.MERGE_LAYERS, SQL.MERGE_LAYERS_BULK);
@@ -402,7 +396,7 @@ export class ImportWriter {
       // Tag changes keep GitLab's triggers: they queue what a switched or deleted tag leaves behind.
       await c.query(SQL.REPLICA_OFF);
     }
-    if (batch.step === 2) {
+    if (repos.some((r) => r.tags !== null)) {
       ins.tags_deleted = await this.run(c, 'delete_stale_tags', SQL.DELETE_STALE_TAGS);
       ins.tags = await this.run(c, 'merge_tags', SQL.MERGE_TAGS);
     }
@@ -426,7 +420,7 @@ export class ImportWriter {
 
   private async checkpoint(
     c: pg.ClientBase,
-    step: number,
+    step: Step,
     keys: readonly string[],
     counts: BatchCounts = {},
   ): Promise<void> {

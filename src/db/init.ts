@@ -8,9 +8,7 @@ import pg from 'pg';
 import type { ServerDatabaseConfig } from '../config/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { openDatabase } from './open.js';
-
-/** SQLSTATE 28P01 invalid_password: the role exists but its password differs from the config. */
-const INVALID_PASSWORD = '28P01';
+import { SqlState } from './sqlstate.js';
 
 export const REQUIRED_EXTENSION = 'btree_gist';
 
@@ -73,7 +71,8 @@ async function passwordRejected(
     return false;
   } catch (err) {
     const code = (err as { cause?: { code?: string } }).cause?.code;
-    return code === INVALID_PASSWORD;
+    // The role exists but its password differs from the config.
+    return code === SqlState.invalidPassword;
   }
 }
 

@@ -43,7 +43,7 @@ export async function ensureBackgroundMigrations(
   pool: pg.Pool,
   client: pg.ClientBase,
   m: Migration,
-  opts: { newInstall: boolean; logger: Logger; run: BackgroundMigrationRunner },
+  opts: { newInstall: boolean; logger: Logger; run: BackgroundMigrationRunner | undefined },
 ): Promise<number> {
   let pending: string[];
   try {
@@ -63,6 +63,12 @@ export async function ensureBackgroundMigrations(
     throw new Error(
       `schema migration: ${m.id} needs background migrations run, which needs a pool of at least 2 ` +
         `connections: raise database.pool.maxopen (now ${max})`,
+    );
+  }
+  if (opts.run === undefined) {
+    throw new Error(
+      `schema migration: ${m.id} needs background migrations run on this new install, and this ` +
+        'caller of migrateUp gave no runner: pass runBackgroundMigrations (src/cli/background-runner.ts)',
     );
   }
   opts.logger.info(

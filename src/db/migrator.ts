@@ -5,7 +5,7 @@
  * marked no-transaction.
  */
 import type pg from 'pg';
-import { pino, type Logger } from 'pino';
+import { silentLogger, type Logger } from '../log.js';
 import { MIGRATE_LOCK_KEY, withSessionLock } from './advisory-lock.js';
 import {
   baselineMigrations,
@@ -27,10 +27,8 @@ import {
 } from './migration-plan.js';
 import { ensureRecordTable, insertRecords, readApplied, type AppliedRecords } from './migration-records.js';
 import { runMigration, type RunTarget } from './migration-run.js';
+import { inTransaction } from './transaction.js';
 import { ensureBackgroundMigrations, type BackgroundMigrationRunner } from './migration-bbm.js';
-import { runBackgroundMigrationsSync } from '../bbm/sync.js';
-
-const silent: Logger = pino({ level: 'silent' });
 
 export interface MigrateOptions extends LimitOptions {
   /** Plan only; nothing is written (not even the bookkeeping tables). */
@@ -40,7 +38,11 @@ export interface MigrateOptions extends LimitOptions {
   readonly migrationsDir?: string;
   /** Called with each migrator's plan before it is applied (the CLI prints it). */
   readonly onPlan?: (kind: MigrationKind, ids: readonly string[]) => void;
-  /** Runs batched background migrations synchronously (new installs, `-- regdb:requires-bbm`). */
+  /**
+   * Runs batched background migrations synchronously (new installs, `-- regdb:requires-bbm`). Given
+   * by the composition root (src/cli/background-runner.ts), so src/db does not depend on src/bbm;
+   * without it such a migration stops with a message saying so.
+   */
   readonly runBackgroundMigrations?: BackgroundMigrationRunner;
 }
 
@@ -138,7 +140,7 @@ async function withMigrateLock<T>(
 
 /** `regdb database migrate up` (spec §4.2). */
 export async function migrateUp(pool: pg.Pool, opts: MigrateOptions = {}): Promise<UpResult> {
-  const logger = opts.logger ?? silent;
+  const logger = opts.logger ?? silentLogger;
   const choices = selectMigrators(opts);
   const all = loadAllMigrations(opts.migrationsDir ?? migrationsDir());
   return withMigrateLock(pool, logger, async (client) => {
@@ -160,12 +162,9 @@ export async function migrateUp(pool: pg.Pool, opts: MigrateOptions = {}): Promi
       result.plan[kind] = plan.map((m) => m.id);
       if (state.interop.state === 'gitlab-complete' && !opts.dryRun) {
         const baseline = baselineMigrations(state.migrations).map((m) => m.id);
-        await client.query('BEGIN');
         try {
-          await insertRecords(client, kind, baseline);
-          await client.query('COMMIT');
+          await inTransaction(client, () => insertRecords(client, kind, baseline));
         } catch (err) {
-          await client.query('ROLLBACK');
           throw new Error(`recording the regdb baseline on a GitLab-migrated database`, { cause: err });
         }
         result.adopted.push(kind);
@@ -183,7 +182,7 @@ export async function migrateUp(pool: pg.Pool, opts: MigrateOptions = {}): Promi
           bbmFinished += await ensureBackgroundMigrations(pool, client, m, {
             newInstall,
             logger,
-            run: opts.runBackgroundMigrations ?? runBackgroundMigrationsSync,
+            run: opts.runBackgroundMigrations,
           });
         }
         logger.info({ kind, migration: m.id }, 'applying migration');
@@ -198,7 +197,7 @@ export async function migrateUp(pool: pg.Pool, opts: MigrateOptions = {}): Promi
 
 /** `regdb database migrate down` (spec §4.2): post first, then pre; the baseline also removes GitLab's IDs. */
 export async function migrateDown(pool: pg.Pool, opts: DownOptions = {}): Promise<DownResult> {
-  const logger = opts.logger ?? silent;
+  const logger = opts.logger ?? silentLogger;
   const choices = selectMigrators({ limit: opts.limit, postDeployLimit: opts.postDeployLimit }).reverse();
   const all = loadAllMigrations(opts.migrationsDir ?? migrationsDir());
   return withMigrateLock(pool, logger, async (client) => {

@@ -6,7 +6,7 @@
  * Rows come back out as BlobRow objects, one at a time, in the order they were added.
  */
 import type { Digest } from '../registry/digest.js';
-import type { BlobRow } from './types.js';
+import type { BlobRow } from '../db/import-rows.js';
 
 const KEY_BYTES = 32;
 const INT64_LIMIT = 2n ** 63n;

@@ -4,8 +4,10 @@
  * and each committed batch records its finished prefixes as checkpoints. Invalid blob paths are
  * reported and skipped (GitLab: fatal).
  */
+import { Step } from '../db/import-rows.js';
 import { BLOBS_ROOT } from '../registry/paths.js';
 import { enumerateBlobs } from '../registry/blobs.js';
+import { Batcher } from './batcher.js';
 import { BlobRowBuffer } from './blob-rows.js';
 import { recordSkip, type PipelineContext } from './pipeline.js';
 import { unreadableSkip } from './skips.js';
@@ -24,29 +26,38 @@ export function blobPrefix(path: string): string {
   return parts.length >= 3 ? `${parts[0]}/${parts[1]}` : (parts[0] ?? '');
 }
 
+/** A batch of step three: packed rows, and the prefixes it finishes (its checkpoints). */
+interface BlobBatch {
+  readonly rows: BlobRowBuffer;
+  readonly finished: string[];
+  readonly counts: { blobs: number; blobBytes: bigint };
+}
+
 export async function importBlobs(
   ctx: PipelineContext,
   opts: BlobStepOptions,
   checkpointed: ReadonlySet<string>,
   stepReport: StepReport,
 ): Promise<void> {
-  let rows = new BlobRowBuffer();
-  let counts = { blobs: 0, blobBytes: 0n };
-  let finished: string[] = [];
+  const batcher = new Batcher<BlobBatch>({
+    // Rows only: step three's rows are 40 bytes each.
+    limits: { rows: opts.batchRows, bytes: Infinity },
+    create: () => ({ rows: new BlobRowBuffer(), finished: [], counts: { blobs: 0, blobBytes: 0n } }),
+    isEmpty: (b) => b.finished.length === 0,
+    write: async (b) => {
+      const ins = await ctx.writer.write({
+        kind: 'blobs',
+        step: Step.commonBlobs,
+        blobs: b.rows,
+        checkpoints: b.finished,
+        counts: b.counts,
+      });
+      ctx.report.addInserted(ins);
+    },
+  });
+  const mine = (prefix: string) => inShard(prefix, opts.shard) && !checkpointed.has(prefix);
   let current: string | null = null;
-  let writing: Promise<void> = Promise.resolve();
   const found = new Set<string>();
-
-  const flush = async (): Promise<void> => {
-    if (finished.length === 0) return;
-    const batch = { kind: 'blobs' as const, blobs: rows, checkpoints: finished, counts };
-    rows = new BlobRowBuffer();
-    counts = { blobs: 0, blobBytes: 0n };
-    finished = [];
-    await writing;
-    writing = ctx.writer.write(batch).then((ins) => ctx.report.addInserted(ins));
-    writing.catch(() => undefined); // awaited by the next flush
-  };
 
   try {
     for await (const entry of enumerateBlobs(
@@ -56,15 +67,16 @@ export async function importBlobs(
     )) {
       const prefix = blobPrefix(entry.path);
       if (prefix !== current) {
-        if (current !== null && !checkpointed.has(current) && inShard(current, opts.shard)) {
-          finished.push(current);
-          if (rows.length >= opts.batchRows) await flush();
+        // Batches end on a prefix boundary, so each checkpoint covers whole prefixes.
+        if (current !== null && mine(current)) {
+          batcher.current.finished.push(current);
+          if (batcher.full) await batcher.flush();
         }
         current = prefix;
         if (inShard(prefix, opts.shard)) found.add(prefix);
         if (checkpointed.has(prefix) && inShard(prefix, opts.shard)) stepReport.checkpointed++;
       }
-      if (!inShard(prefix, opts.shard) || checkpointed.has(prefix)) continue;
+      if (!mine(prefix)) continue;
       if (entry.kind === 'invalid-path') {
         recordSkip(ctx, opts.strict, {
           reason: `blob-path-${entry.reason}`,
@@ -77,18 +89,17 @@ export async function importBlobs(
       }
       stepReport.blobs++;
       stepReport.blobBytes += entry.size;
-      counts.blobs++;
-      counts.blobBytes += entry.size;
-      rows.push({ digest: entry.digest, size: entry.size });
+      const batch = batcher.current;
+      batch.counts.blobs++;
+      batch.counts.blobBytes += entry.size;
+      batch.rows.push({ digest: entry.digest, size: entry.size });
+      batcher.added(1);
       ctx.onProgress?.(stepReport, found.size);
     }
-    if (current !== null && !checkpointed.has(current) && inShard(current, opts.shard))
-      finished.push(current);
-    await flush();
-    await writing;
+    if (current !== null && mine(current)) batcher.current.finished.push(current);
+    await batcher.finish();
   } catch (err) {
-    // The batch being written commits or fails before the step reports its failure.
-    await writing.catch(() => undefined);
+    await batcher.settle();
     throw err;
   }
 }

@@ -17,7 +17,8 @@ import {
   type ManifestList,
 } from '../registry/manifest.js';
 import { digestFaultReason, SKIP_REASONS, type SkipReason } from './skips.js';
-import type { BlobRow, LayerRow, ManifestRow, ReferenceRow, RepositoryFacts, SkipRecord } from './types.js';
+import type { BlobRow, LayerRow, ManifestRow, ReferenceRow } from '../db/import-rows.js';
+import type { RepositoryFacts, SkipRecord } from './types.js';
 
 export interface BuilderOptions {
   readonly dynamicMediaTypes: boolean;

@@ -4,7 +4,6 @@
  * batches of repositories written in enumeration order, each batch in one transaction with its
  * checkpoints. At most one batch is being written while the next one fills, so memory stays bounded.
  */
-import pLimit from 'p-limit';
 import type { Logger } from '../log.js';
 import type { ImportWriter, RepositoryState } from '../db/import-writer.js';
 import { REPOSITORIES_ROOT } from '../registry/paths.js';
@@ -14,7 +13,12 @@ import {
   pruneRepositoryWalkAndLayers,
   type Repository,
   type RepositoryProblem,
+  type InvalidRepository,
 } from '../registry/repositories.js';
+import { Batcher } from './batcher.js';
+import { OrderedPool } from './ordered-pool.js';
+import { StateLoader } from './state-loader.js';
+import { IMPORT_DEFAULTS } from './defaults.js';
 import { readRepository } from './read-repository.js';
 import { filterWalkRoot, inRepositoryFilter, type RepositoryFilter } from './repository-filter.js';
 import type { Report, StepReport } from './report.js';
@@ -22,7 +26,8 @@ import { buildRepositoryRows } from './rows.js';
 import { inShard, pruneOtherShards, type Shard } from './shard.js';
 import { SKIP_REASONS, unreadableSkip } from './skips.js';
 import type { StorageReads } from './storage-reads.js';
-import type { RepositoryRows, SkipRecord, StepCounts } from './types.js';
+import { Step, type RepositoryRows, type RepositoryStep } from '../db/import-rows.js';
+import type { SkipRecord, StepCounts } from './types.js';
 
 export interface PipelineOptions {
   readonly dynamicMediaTypes: boolean;
@@ -51,10 +56,6 @@ export interface PipelineContext {
   readonly report: Report;
   readonly onProgress?: (step: StepReport, found: number) => void;
 }
-
-const BATCH_BYTES = 64 << 20;
-/** Repositories whose database state is read with one query. */
-const STATE_CHUNK = 32;
 
 /** A skip that GitLab makes fatal fails the run under `--strict`. */
 export function recordSkip(ctx: PipelineContext, strict: boolean, s: SkipRecord): void {
@@ -102,9 +103,25 @@ export function resumeWalkAfter(lastRepository: string): string {
   return `${REPOSITORIES_ROOT}/${lastRepository}/_manifests0`;
 }
 
+/** One repository's outcome, taken in walk order: its rows (null: none to write) and its counts. */
+interface Done {
+  readonly name: string;
+  readonly rows: RepositoryRows | null;
+  readonly counts: StepCounts;
+}
+
+/** A batch of repositories being filled: rows, checkpoints (every repository taken), counters. */
+interface RepositoryBatch {
+  readonly repositories: RepositoryRows[];
+  readonly checkpoints: string[];
+  readonly counts: StepCounts;
+}
+
+const noCounts = (): StepCounts => ({ repositories: 0, tags: 0, manifests: 0 });
+
 export async function importRepositories(
   ctx: PipelineContext,
-  step: 1 | 2,
+  step: RepositoryStep,
   opts: PipelineOptions,
   checkpointed: ReadonlySet<string>,
   stepReport: StepReport,
@@ -114,7 +131,7 @@ export async function importRepositories(
   // Step two on a filesystem leaves `_layers` out of the walk (one directory per layer link, and
   // most manifests are in the database already): a repository lists it when a layer check needs it.
   // Object stores list every key under the root in pages anyway; pruning would cost requests there.
-  const layersLater = step === 2 && ctx.reads.driver.directoryWalk;
+  const layersLater = step === Step.allRepositories && ctx.reads.driver.directoryWalk;
   // A resumed run does not walk again what the interrupted one finished (the driver may still yield
   // some of it: `startAfter` is a hint, and checkpointed repositories are skipped below anyway).
   const prune = layersLater ? pruneRepositoryWalkAndLayers : pruneRepositoryWalk;
@@ -127,177 +144,145 @@ export async function importRepositories(
     onUnreadable: (path, reason) => recordSkip(ctx, opts.strict, unreadableSkip(path, reason)),
     ...(lastCheckpoint !== null ? { startAfter: resumeWalkAfter(lastCheckpoint) } : {}),
   });
-  const limit = pLimit(opts.concurrency);
-  type Done = { name: string; rows: RepositoryRows | null; counts: StepCounts };
-  const queue: Promise<Done>[] = [];
-  const none: StepCounts = { repositories: 0, tags: 0, manifests: 0 };
   // The interrupted run found and finished these; the walk may not meet them again.
   let found = checkpointed.size;
   stepReport.checkpointed = checkpointed.size;
-  let batch: RepositoryRows[] = [];
-  let batchKeys: string[] = [];
-  let batchSize = { rows: 0, bytes: 0 };
-  let batchCounts: StepCounts = { ...none };
-  let writing: Promise<void> = Promise.resolve();
 
-  const flush = async (): Promise<void> => {
-    if (batchKeys.length === 0) return;
-    const repositories = batch;
-    const checkpoints = batchKeys;
-    const counts = batchCounts;
-    batch = [];
-    batchKeys = [];
-    batchSize = { rows: 0, bytes: 0 };
-    batchCounts = { ...none };
-    await writing;
-    writing = ctx.writer
-      .write({ kind: 'repositories', step, repositories, checkpoints, counts })
-      .then((ins) => {
-        ctx.report.addInserted(ins);
-      });
-    writing.catch(() => undefined); // awaited by the next flush
-  };
-
-  // What the database holds for the repositories: one query per chunk of repositories, not per one.
-  type State = RepositoryState | undefined;
-  let chunk: { name: string; resolve: (s: State) => void; reject: (e: unknown) => void }[] = [];
-  const flushState = (): void => {
-    if (chunk.length === 0) return;
-    const c = chunk;
-    chunk = [];
-    ctx.writer.repositoryState(c.map((x) => x.name)).then(
-      (m) => c.forEach((x) => x.resolve(m.get(x.name))),
-      (err: unknown) => c.forEach((x) => x.reject(err)),
-    );
-  };
-  const stateOf = (name: string): Promise<State> => {
-    const p = new Promise<State>((resolve, reject) => chunk.push({ name, resolve, reject }));
-    p.catch(() => undefined);
-    if (chunk.length >= STATE_CHUNK) flushState();
-    return p;
-  };
-
-  const processOne = async (repo: Repository, statePromise: Promise<State>): Promise<Done> => {
-    const log = ctx.logger.child({ step, repository: repo.name });
-    const state = await statePromise;
-    if (
-      step === 1 &&
-      opts.skipRecentCutoff &&
-      state?.lastPublishedAt &&
-      state.lastPublishedAt > opts.skipRecentCutoff
-    ) {
-      log.info(
-        {
-          skip_cutoff_date: opts.skipRecentCutoff.toISOString(),
-          last_preimport_date: state.lastPublishedAt.toISOString(),
-        },
-        'skipping repository pre import: last pre imported after skip cutoff date',
-      );
-      return { name: repo.name, rows: null, counts: none };
-    }
-    const existingManifests = state?.manifests ?? new Set<string>();
-    const facts = await readRepository(
-      ctx.reads,
-      { repository: repo, existingManifests },
-      {
-        step,
-        referrers: opts.referrers,
-        dangling: opts.danglingManifests ?? false,
-        tagTimes: opts.tagTimestamps === 'storage',
-        tagConcurrency: opts.tagConcurrency,
-        readConcurrency: 8,
-        listingMd5: ctx.reads.driver.listingMd5,
-      },
-    );
-    for (const p of facts.problems ?? []) recordProblem(ctx, repo.name, p);
-    for (const w of facts.warnings ?? []) {
-      ctx.report.addSkip(w, ctx.report.warnings);
-      log.warn({ path: w.path, digest: w.digest, tag: w.tag }, w.message);
-    }
-    const result = buildRepositoryRows(facts, { ...opts, step, knownMediaTypes });
-    for (const s of result.skips) recordSkip(ctx, opts.strict, s);
-    if (!result.ok) {
-      return {
-        name: repo.name,
-        rows: null,
-        counts: { ...none, repositories: result.countsAsRepository ? 1 : 0 },
-      };
-    }
-    return { name: repo.name, rows: result.rows, counts: result.rows.counts };
-  };
-
-  const take = async (): Promise<void> => {
-    const done = await queue.shift()!;
-    batchKeys.push(done.name);
-    // Counted with the batch's checkpoints, so a resumed run reports an uninterrupted run's totals.
-    for (const k of ['repositories', 'tags', 'manifests'] as const) {
-      stepReport[k] += done.counts[k];
-      batchCounts[k] += done.counts[k];
-    }
-    if (done.rows !== null) {
-      const r = done.rows;
-      batch.push(r);
-      const size = rowCount(r);
-      batchSize = { rows: batchSize.rows + size.rows, bytes: batchSize.bytes + size.bytes };
-    }
-    if (batchSize.rows >= opts.batchRows || batchSize.bytes >= BATCH_BYTES) await flush();
-    ctx.onProgress?.(stepReport, found);
-  };
+  const batcher = new Batcher<RepositoryBatch>({
+    limits: { rows: opts.batchRows, bytes: IMPORT_DEFAULTS.batchBytes },
+    create: () => ({ repositories: [], checkpoints: [], counts: noCounts() }),
+    isEmpty: (b) => b.checkpoints.length === 0,
+    write: async (b) => {
+      ctx.report.addInserted(await ctx.writer.write({ kind: 'repositories', step, ...b }));
+    },
+  });
+  const states = new StateLoader<RepositoryState>(
+    (names) => ctx.writer.repositoryState(names),
+    IMPORT_DEFAULTS.stateChunk,
+  );
+  const pool = new OrderedPool<Done>({
+    concurrency: opts.concurrency,
+    window: opts.concurrency * 2,
+    // A job waiting for its state must not wait for a chunk that only fills later.
+    beforeWait: () => states.flush(),
+    take: async (done) => {
+      addToBatch(batcher, stepReport, done);
+      if (batcher.full) await batcher.flush();
+      ctx.onProgress?.(stepReport, found);
+    },
+  });
 
   try {
-    await walkAndQueue();
-    while (queue.length > 0) await take();
-    await flush();
-    await writing;
-  } catch (err) {
-    // Nothing may be left rejecting unobserved once the step fails.
-    for (const q of queue) q.catch(() => undefined);
-    // A batch being written still commits or fails before the step reports its failure: the caller
-    // may count checkpoints, write statistics or close the pool next.
-    await writing.catch(() => undefined);
-    throw err;
-  }
-
-  async function walkAndQueue(): Promise<void> {
     for await (const entry of groupRepositories(files, { layersListed: !layersLater })) {
       if (!inShard(entry.name, opts.shard)) continue;
       if (!inRepositoryFilter(entry.name, opts.repositories)) continue;
       if (checkpointed.has(entry.name)) continue;
       found++;
       if (entry.kind === 'invalid-name') {
-        recordSkip(ctx, opts.strict, {
-          reason: 'repository-name-invalid',
-          path: entry.path,
-          repository: entry.name,
-          message: `parsing repository name: ${entry.message}`,
-          gitlabFatal: SKIP_REASONS['repository-name-invalid'].fatal,
-        });
-        // Checkpointed and counted like any other repository (GitLab counts every one in step two).
-        queue.push(
-          Promise.resolve({
-            name: entry.name,
-            rows: null,
-            counts: { ...none, repositories: step === 2 ? 1 : 0 },
-          }),
-        );
-        while (queue.length >= opts.concurrency * 2) {
-          flushState();
-          await take();
-        }
+        await pool.add(invalidRepository(ctx, step, opts, entry));
         continue;
       }
       for (const p of entry.problems) recordProblem(ctx, entry.name, p);
-      const state = stateOf(entry.name);
-      const job = limit(() => processOne(entry, state));
-      // Awaited in order by take(); until then a failure must not count as an unhandled rejection.
-      job.catch(() => undefined);
-      queue.push(job);
-      while (queue.length >= opts.concurrency * 2) {
-        // A job waiting for its state must not wait for a chunk that only fills later.
-        flushState();
-        await take();
-      }
+      const state = states.get(entry.name);
+      await pool.run(async () => importRepository(ctx, step, opts, knownMediaTypes, entry, await state));
     }
-    flushState();
+    states.flush();
+    await pool.drain();
+    await batcher.finish();
+  } catch (err) {
+    pool.abandon();
+    await batcher.settle();
+    throw err;
   }
+}
+
+/** Adds a taken repository to the batch; counted with its checkpoint, so a resumed run reports totals. */
+function addToBatch(batcher: Batcher<RepositoryBatch>, stepReport: StepReport, done: Done): void {
+  const batch = batcher.current;
+  batch.checkpoints.push(done.name);
+  for (const k of ['repositories', 'tags', 'manifests'] as const) {
+    stepReport[k] += done.counts[k];
+    batch.counts[k] += done.counts[k];
+  }
+  if (done.rows !== null) {
+    batch.repositories.push(done.rows);
+    const size = rowCount(done.rows);
+    batcher.added(size.rows, size.bytes);
+  }
+}
+
+/** An invalid repository name: skipped, checkpointed and counted like any other (GitLab counts every one in step two). */
+function invalidRepository(
+  ctx: PipelineContext,
+  step: RepositoryStep,
+  opts: PipelineOptions,
+  entry: InvalidRepository,
+): Done {
+  recordSkip(ctx, opts.strict, {
+    reason: 'repository-name-invalid',
+    path: entry.path,
+    repository: entry.name,
+    message: `parsing repository name: ${entry.message}`,
+    gitlabFatal: SKIP_REASONS['repository-name-invalid'].fatal,
+  });
+  return {
+    name: entry.name,
+    rows: null,
+    counts: { ...noCounts(), repositories: step === Step.allRepositories ? 1 : 0 },
+  };
+}
+
+/** One repository: skip it when pre-imported recently, else read it from storage and build its rows. */
+async function importRepository(
+  ctx: PipelineContext,
+  step: RepositoryStep,
+  opts: PipelineOptions,
+  knownMediaTypes: ReadonlySet<string>,
+  repo: Repository,
+  state: RepositoryState | undefined,
+): Promise<Done> {
+  const log = ctx.logger.child({ step, repository: repo.name });
+  if (
+    step === Step.preImport &&
+    opts.skipRecentCutoff &&
+    state?.lastPublishedAt &&
+    state.lastPublishedAt > opts.skipRecentCutoff
+  ) {
+    log.info(
+      {
+        skip_cutoff_date: opts.skipRecentCutoff.toISOString(),
+        last_preimport_date: state.lastPublishedAt.toISOString(),
+      },
+      'skipping repository pre import: last pre imported after skip cutoff date',
+    );
+    return { name: repo.name, rows: null, counts: noCounts() };
+  }
+  const facts = await readRepository(
+    ctx.reads,
+    { repository: repo, existingManifests: state?.manifests ?? new Set<string>() },
+    {
+      step,
+      referrers: opts.referrers,
+      dangling: opts.danglingManifests ?? false,
+      tagTimes: opts.tagTimestamps === 'storage',
+      tagConcurrency: opts.tagConcurrency,
+      readConcurrency: IMPORT_DEFAULTS.readConcurrency,
+      listingMd5: ctx.reads.driver.listingMd5,
+    },
+  );
+  for (const p of facts.problems ?? []) recordProblem(ctx, repo.name, p);
+  for (const w of facts.warnings ?? []) {
+    ctx.report.addSkip(w, ctx.report.warnings);
+    log.warn({ path: w.path, digest: w.digest, tag: w.tag }, w.message);
+  }
+  const result = buildRepositoryRows(facts, { ...opts, step, knownMediaTypes });
+  for (const s of result.skips) recordSkip(ctx, opts.strict, s);
+  if (!result.ok) {
+    return {
+      name: repo.name,
+      rows: null,
+      counts: { ...noCounts(), repositories: result.countsAsRepository ? 1 : 0 },
+    };
+  }
+  return { name: repo.name, rows: result.rows, counts: result.rows.counts };
 }

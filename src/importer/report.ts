@@ -4,12 +4,13 @@
  */
 import type { RequestCounts } from '../../drivers/driver.js';
 import type { Inserted, TableName } from '../db/import-writer.js';
-import type { SkipRecord, StepNumber } from './types.js';
+import type { Step } from '../db/import-rows.js';
+import type { SkipRecord } from './types.js';
 
 export const MAX_EXAMPLES = 20;
 
 export interface StepReport {
-  step: StepNumber;
+  step: Step;
   startedAt: Date;
   finishedAt?: Date;
   error?: string;
@@ -63,7 +64,7 @@ export class Report {
     }
   }
 
-  startStep(step: StepNumber): StepReport {
+  startStep(step: Step): StepReport {
     const r: StepReport = {
       step,
       startedAt: new Date(),

@@ -9,10 +9,11 @@ import { repositoryPath, tagCurrentLinkPath } from '../registry/paths.js';
 import { importDangling } from './dangling.js';
 import { RepositoryRowBuilder, type BuilderOptions } from './manifest-rows.js';
 import { digestFaultReason, SKIP_REASONS } from './skips.js';
-import type { RepositoryFacts, RepositoryResult, SkipRecord, StepNumber, TagRow } from './types.js';
+import { Step, type RepositoryStep, type TagRow } from '../db/import-rows.js';
+import type { RepositoryFacts, RepositoryResult, SkipRecord } from './types.js';
 
 export interface BuildOptions extends BuilderOptions {
-  readonly step: Exclude<StepNumber, 3>;
+  readonly step: RepositoryStep;
   /** Client clock for `last_published_at` (spec §2.2 step 7). */
   readonly now: Date;
   /** `--dangling-manifests` (issue 14 §4). */
@@ -32,7 +33,7 @@ export function buildRepositoryRows(facts: RepositoryFacts, opts: BuildOptions):
       message: `parsing repository name: ${name.message}`,
       gitlabFatal: SKIP_REASONS['repository-name-invalid'].fatal,
     };
-    return { ok: false, skips: [skip], countsAsRepository: opts.step === 2 };
+    return { ok: false, skips: [skip], countsAsRepository: opts.step === Step.allRepositories };
   }
 
   const b = new RepositoryRowBuilder(facts, opts);
@@ -45,7 +46,7 @@ export function buildRepositoryRows(facts: RepositoryFacts, opts: BuildOptions):
     const digest = resolveTag(b, facts, tag);
     if (digest === null) continue;
     const key = formatDigest(digest);
-    if (opts.step === 2) {
+    if (opts.step === Step.allRepositories) {
       if (!b.has(digest)) {
         const first = !outcome.has(key);
         const skipped = memo(outcome, key, () => b.importTop(digest));
@@ -89,13 +90,13 @@ export function buildRepositoryRows(facts: RepositoryFacts, opts: BuildOptions):
     namespace: topLevelNamespace(facts.path),
     path: facts.path,
     name: facts.path.slice(facts.path.lastIndexOf('/') + 1),
-    lastPublishedAt: opts.step === 1 ? opts.now : null,
+    lastPublishedAt: opts.step === Step.preImport ? opts.now : null,
     blobs: b.blobs,
     repositoryBlobs: b.repositoryBlobs,
     manifests: b.finish(),
     layers: b.layers,
     references: b.references,
-    tags: opts.step === 2 ? tags : null,
+    tags: opts.step === Step.allRepositories ? tags : null,
     counts: { repositories: 1, tags: tagCount, manifests: countedManifests.size },
   };
   return { ok: true, rows, skips: b.skips };

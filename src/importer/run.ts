@@ -5,6 +5,7 @@
  */
 import type { Database } from '../db/open.js';
 import type { StorageDriver } from '../../drivers/driver.js';
+import type { ImportEvents } from '../db/import-events.js';
 import { ImportWriter } from '../db/import-writer.js';
 import { RowThrottle } from '../db/write-throttle.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -16,12 +17,11 @@ import { unreadableSkip } from './skips.js';
 import type { RunCoordinator } from './shard-run.js';
 import { StorageReads } from './storage-reads.js';
 import { filterScope } from './repository-filter.js';
-import { killPoint } from './test-hooks.js';
-import type { StepNumber } from './types.js';
+import { Step } from '../db/import-rows.js';
 
 export interface ImportOptions extends PipelineOptions {
   /** Steps to run, in order; no step flag means all three. */
-  readonly steps: readonly StepNumber[];
+  readonly steps: readonly Step[];
   readonly dryRun: boolean;
   readonly importStatistics: boolean;
   readonly rowCount: boolean;
@@ -41,6 +41,8 @@ export interface ImportDeps {
   readonly signal?: AbortSignal;
   /** A shard's run (issue 13): it decides when the lockfiles switch. Absent: this process is the run. */
   readonly run?: RunCoordinator;
+  /** Told when the import reaches a point of interest (tests only, see ImportEvents). */
+  readonly events?: ImportEvents;
 }
 
 /** A failed run, with what it did before failing (the CLI still prints and writes the report). */
@@ -55,15 +57,15 @@ export class ImportFailure extends Error {
   }
 }
 
-const STEP_ERROR_PREFIX: Record<StepNumber, string> = {
-  1: 'pre importing all repositories',
-  2: 'importing all repositories',
-  3: 'importing blobs',
+const STEP_ERROR_PREFIX: Record<Step, string> = {
+  [Step.preImport]: 'pre importing all repositories',
+  [Step.allRepositories]: 'importing all repositories',
+  [Step.commonBlobs]: 'importing blobs',
 };
 
 /** Which run a checkpoint belongs to: the selected steps and the shard. */
 export function checkpointScope(
-  steps: readonly StepNumber[],
+  steps: readonly Step[],
   opts: Pick<ImportOptions, 'shard' | 'repositories'>,
 ): string {
   const shard = opts.shard ? `${opts.shard.index}/${opts.shard.count}` : 'all';
@@ -80,6 +82,7 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
     logger,
     setBasedGc: opts.setBasedGc ?? true,
     ...(opts.maxRowsPerSecond ? { throttle: new RowThrottle(opts.maxRowsPerSecond) } : {}),
+    events: deps.events,
   });
   report.gcTracking = writer.gc.mode;
   const ctx: PipelineContext = {
@@ -93,9 +96,9 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
   };
   logger.info(
     {
-      pre_import: opts.steps.includes(1),
-      repository_import: opts.steps.includes(2),
-      common_blobs: opts.steps.includes(3),
+      pre_import: opts.steps.includes(Step.preImport),
+      repository_import: opts.steps.includes(Step.allRepositories),
+      common_blobs: opts.steps.includes(Step.commonBlobs),
       dry_run: opts.dryRun,
     },
     'starting metadata import',
@@ -119,20 +122,20 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
           logger.info({ step }, 'step already completed by the interrupted run being resumed');
         } else {
           await writer.startStep(step);
-          if (step === 3) await importBlobs(ctx, opts, state.done, sr);
+          if (step === Step.commonBlobs) await importBlobs(ctx, opts, state.done, sr);
           else await importRepositories(ctx, step, opts, state.done, sr, state.last);
           await writer.finishStep(step);
           logger.debug({ step, database_seconds: writer.takeTimings() }, 'database time by statement');
-          killPoint('step-finished', step);
+          await deps.events?.reached('step-finished', step);
         }
         // Some repositories only (issue 14 §3): the registry is not on the database yet.
-        if (step === 2 && !opts.dryRun && !opts.repositories) {
+        if (step === Step.allRepositories && !opts.dryRun && !opts.repositories) {
           if (deps.run) await deps.run.stepTwoFinished(() => switchOrRestore(deps.driver));
           else await lockDatabase(deps.driver);
         }
       } catch (err) {
         sr.error = (err as Error).message;
-        if (step === 2 && !opts.dryRun && !opts.repositories && !deps.run) {
+        if (step === Step.allRepositories && !opts.dryRun && !opts.repositories && !deps.run) {
           await restoreLockfiles(deps.driver).catch((lockErr: Error) => {
             sr.error = `${sr.error}: could not restore lockfiles: ${lockErr.message}`;
           });
@@ -196,10 +199,10 @@ async function restoreLockfiles(driver: StorageDriver): Promise<void> {
 
 /** Column values of the import_statistics row, in INSERT_STATISTICS order (spec §2.14). */
 function statisticsValues(report: Report, driverName: string): unknown[] {
-  const s = (n: StepNumber) => report.steps.find((x) => x.step === n);
-  const one = s(1);
-  const two = s(2);
-  const three = s(3);
+  const s = (n: Step) => report.steps.find((x) => x.step === n);
+  const one = s(Step.preImport);
+  const two = s(Step.allRepositories);
+  const three = s(Step.commonBlobs);
   const counts = two ?? one;
   const cols = (x: StepReport | undefined) => [
     x !== undefined,

@@ -12,7 +12,7 @@ import { ShardState, type ShardProgress } from '../db/shard-state.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { Report } from './report.js';
 import type { Shard } from './shard.js';
-import type { StepNumber } from './types.js';
+import type { Step } from '../db/import-rows.js';
 
 /** How often a running shard writes its counters to `regdb_import.shards`. */
 export const DEFAULT_HEARTBEAT_MS = 2_000;
@@ -31,11 +31,7 @@ export interface RunCoordinator {
  * (`storageIdentity`, no secrets), the database, the shard count and the steps. Shards started from
  * the same config and `--shard I/N` therefore agree without being told.
  */
-export function deriveRunId(
-  storageIdentity: string,
-  shardCount: number,
-  steps: readonly StepNumber[],
-): string {
+export function deriveRunId(storageIdentity: string, shardCount: number, steps: readonly Step[]): string {
   const h = createHash('sha256')
     .update(JSON.stringify([storageIdentity, shardCount, steps.join('')]))
     .digest('hex');
@@ -72,7 +68,7 @@ export class ShardRun implements RunCoordinator {
     pool: ConstructorParameters<typeof ShardState>[0],
     runId: string,
     shard: Shard,
-    steps: readonly StepNumber[],
+    steps: readonly Step[],
     opts: { fresh: boolean; heartbeatMs?: number; logger?: Logger },
   ): ShardRun {
     return new ShardRun(new ShardState(pool, runId, shard.index, shard.count, steps.join('')), opts);

@@ -1,14 +1,12 @@
 /**
- * The data that flows through the import pipeline: what was read from storage for one repository
- * (facts), and the typed rows built from it, keyed by natural keys (namespace name, repository path,
- * digest, tag name). Ids are resolved later, in SQL (src/db/import-sql.ts).
+ * What the import pipeline reads from storage for one repository (facts), what it skipped, and the
+ * outcome of building rows. The rows themselves are the database side's input contract
+ * (src/db/import-rows.ts).
  */
-import type { Digest, DigestParseResult } from '../registry/digest.js';
+import type { DigestParseResult } from '../registry/digest.js';
 import type { ParseResult } from '../registry/manifest.js';
 import type { RepositoryProblem } from '../registry/repositories.js';
-
-/** Import steps (spec §2.1): 1 pre-import, 2 all repositories (tags), 3 common blobs. */
-export type StepNumber = 1 | 2 | 3;
+import type { RepositoryRows } from '../db/import-rows.js';
 
 /** A link file as read: null when it does not exist, else its parsed content. */
 export type LinkFact = DigestParseResult | null;
@@ -57,44 +55,6 @@ export interface RepositoryFacts {
   readonly problems?: readonly RepositoryProblem[];
 }
 
-export interface BlobRow {
-  readonly digest: Digest;
-  readonly size: bigint;
-}
-
-export interface ManifestRow {
-  readonly digest: Digest;
-  readonly schemaVersion: number;
-  readonly mediaType: string;
-  readonly payload: Buffer;
-  readonly totalSize: bigint;
-  readonly configMediaType: string | null;
-  readonly configDigest: Digest | null;
-  readonly configPayload: Buffer | null;
-  readonly nonConformant: boolean;
-  readonly subjectDigest: Digest | null;
-  readonly artifactMediaType: string | null;
-}
-
-export interface LayerRow {
-  readonly manifestDigest: Digest;
-  readonly digest: Digest;
-  readonly mediaType: string;
-  readonly size: bigint;
-}
-
-export interface ReferenceRow {
-  readonly parentDigest: Digest;
-  readonly childDigest: Digest;
-}
-
-export interface TagRow {
-  readonly name: string;
-  readonly manifestDigest: Digest;
-  /** `--tag-timestamps storage`: created_at/updated_at; undefined: the import time (GitLab). */
-  readonly pushedAt?: Date;
-}
-
 /** Why an item was not imported. `gitlabFatal`: GitLab's importer fails the whole run here. */
 export interface SkipRecord {
   readonly reason: string;
@@ -105,26 +65,6 @@ export interface SkipRecord {
   readonly tag?: string;
   readonly message: string;
   readonly gitlabFatal: boolean;
-}
-
-/** Rows of one repository, in the order GitLab's importer would write them. */
-export interface RepositoryRows {
-  readonly namespace: string;
-  readonly path: string;
-  /** Last path segment. */
-  readonly name: string;
-  /** Set in step one (spec §2.2 step 7); null leaves the column alone. */
-  readonly lastPublishedAt: Date | null;
-  readonly blobs: readonly BlobRow[];
-  /** Blob digests linked to the repository. */
-  readonly repositoryBlobs: readonly Digest[];
-  readonly manifests: readonly ManifestRow[];
-  readonly layers: readonly LayerRow[];
-  readonly references: readonly ReferenceRow[];
-  /** Step two: the complete tag set the repository must end with; null in step one. */
-  readonly tags: readonly TagRow[] | null;
-  /** Counted per GitLab's rules (spec §2.14). */
-  readonly counts: { readonly repositories: number; readonly tags: number; readonly manifests: number };
 }
 
 export type RepositoryResult =

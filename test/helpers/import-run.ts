@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { createDriver } from '../../drivers/factory.js';
 import type { StorageDriver } from '../../drivers/driver.js';
+import { IMPORT_DEFAULTS } from '../../src/importer/defaults.js';
 import { runImport, type ImportOptions } from '../../src/importer/run.js';
 import type { Report } from '../../src/importer/report.js';
 import { createLogger } from '../../src/log.js';
@@ -52,9 +53,9 @@ export function importOptions(o: Partial<ImportOptions> = {}): ImportOptions {
     dynamicMediaTypes: true,
     referrers: true,
     strict: false,
-    concurrency: 4,
-    tagConcurrency: 1,
-    batchRows: 10_000,
+    concurrency: IMPORT_DEFAULTS.concurrency,
+    tagConcurrency: IMPORT_DEFAULTS.tagConcurrency,
+    batchRows: IMPORT_DEFAULTS.batchRows,
     shard: null,
     skipRecentCutoff: null,
     now: new Date('2026-01-01T00:00:00Z'),

@@ -13,6 +13,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import pg from 'pg';
 import { migrateUp } from '../../src/db/migrator.js';
+import { SqlState } from '../../src/db/sqlstate.js';
 import { openDatabase } from '../../src/db/open.js';
 import { REPO_ROOT } from './cli.js';
 import { configFromUrl } from './server.js';
@@ -21,7 +22,6 @@ import { configFromUrl } from './server.js';
  * SQLSTATE 53200 out_of_memory ("out of shared memory"): the lock table is full because another
  * process migrates at the same moment. Transient: retried.
  */
-const OUT_OF_SHARED_MEMORY = '53200';
 /** pg_advisory_lock key serialising template builds on one server ("regdbtpl"). */
 const TEMPLATE_LOCK_KEY = 0x7265_6764_6274_706cn;
 const CACHED_PREFIX = 'regdb_tpl_';
@@ -70,7 +70,7 @@ async function migrate(adminUrl: string, dbname: string): Promise<void> {
       await migrateUp(db.pool);
       return;
     } catch (err) {
-      if (!sqlStateIn(err, OUT_OF_SHARED_MEMORY) || attempt >= 8) throw err;
+      if (!sqlStateIn(err, SqlState.outOfSharedMemory) || attempt >= 8) throw err;
       process.stderr.write(`regdb tests: lock table full while migrating the template; retry ${attempt}\n`);
       await new Promise((r) => setTimeout(r, 3000 * attempt));
     } finally {

@@ -83,7 +83,7 @@ describe('pause while running, resume, run again', () => {
 
   it('stops at the pause, then finishes with nothing processed twice and nothing missed', async () => {
     let paused: Promise<number> | undefined;
-    const first = await runBackgroundMigrationsSync(db.pool, {
+    const first = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
       ...FAST,
       onProgress: (e) => {
         // Pause from another connection as soon as the first job is done.
@@ -102,10 +102,14 @@ describe('pause while running, resume, run again', () => {
     ).toBeGreaterThan(0);
 
     // Paused migrations are not run.
-    expect(await runBackgroundMigrationsSync(db.pool, FAST)).toEqual({ finished: 0, jobs: 0, rows: 0 });
+    expect(await runBackgroundMigrationsSync(createBbmStore(db.pool), FAST)).toEqual({
+      finished: 0,
+      jobs: 0,
+      rows: 0,
+    });
 
     expect(await createBbmStore(other).resume()).toBe(counts[BbmStatus.paused]);
-    const second = await runBackgroundMigrationsSync(db.pool, FAST);
+    const second = await runBackgroundMigrationsSync(createBbmStore(db.pool), FAST);
 
     expect(first.finished + second.finished).toBe(65);
     expect(first.jobs + second.jobs).toBe(70);
@@ -151,7 +155,7 @@ describe('job retries (-r)', () => {
       'flakyA',
       flakyWork(db.pool, 'public.bbm_flaky_a', attempts),
     );
-    const result = await runBackgroundMigrationsSync(db.pool, {
+    const result = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
       names: ['flaky_a'],
       maxJobRetry: 3,
       registry,
@@ -176,7 +180,12 @@ describe('job retries (-r)', () => {
       flakyWork(db.pool, 'public.bbm_flaky_b', attempts),
     );
     const run = (): Promise<SyncRunResult> =>
-      runBackgroundMigrationsSync(db.pool, { names: ['flaky_b'], maxJobRetry: 2, registry, ...FAST });
+      runBackgroundMigrationsSync(createBbmStore(db.pool), {
+        names: ['flaky_b'],
+        maxJobRetry: 2,
+        registry,
+        ...FAST,
+      });
 
     const err = await run().then(
       () => undefined,
@@ -300,7 +309,10 @@ describe('rows naming an unknown work function, table, column or strategy', () =
   for (const [name, code, message] of cases) {
     it(`${name}: fails with code ${code} and a clear error, again on the next run`, async () => {
       for (let round = 0; round < 2; round++) {
-        const err = await runBackgroundMigrationsSync(db.pool, { names: [name], ...FAST }).then(
+        const err = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
+          names: [name],
+          ...FAST,
+        }).then(
           () => undefined,
           (e: unknown) => e,
         );
@@ -319,7 +331,10 @@ describe('rows naming an unknown work function, table, column or strategy', () =
   });
 
   it('refuses the NULL strategy without a partial IS NULL index, leaving the row runnable', async () => {
-    const err = await runBackgroundMigrationsSync(db.pool, { names: ['no_null_index'], ...FAST }).then(
+    const err = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
+      names: ['no_null_index'],
+      ...FAST,
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -331,7 +346,10 @@ describe('rows naming an unknown work function, table, column or strategy', () =
     // With the index (and a NULL to fill) it runs.
     await db.pool.query(`CREATE INDEX bbm_plain_null_id ON public.bbm_plain (id) WHERE id IS NULL`);
     await db.pool.query(`INSERT INTO public.bbm_plain (id, label) VALUES (NULL, 'a'), (NULL, 'b')`);
-    const result = await runBackgroundMigrationsSync(db.pool, { names: ['no_null_index'], ...FAST });
+    const result = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
+      names: ['no_null_index'],
+      ...FAST,
+    });
     expect(result).toEqual({ finished: 1, jobs: 1, rows: 2 });
     const ids = await db.pool.query('SELECT count(*)::int AS n FROM public.bbm_plain WHERE id IS NULL');
     expect(ids.rows[0]).toEqual({ n: 0 });
@@ -354,8 +372,8 @@ describe('two runners at once', () => {
   it('never run jobs at the same time, share the work, and leave correct data', async () => {
     const opts = { pauseBetweenBatchesMs: [20, 200] as const };
     const [a, b] = await Promise.all([
-      runBackgroundMigrationsSync(db.pool, opts),
-      runBackgroundMigrationsSync(second.pool, opts),
+      runBackgroundMigrationsSync(createBbmStore(db.pool), opts),
+      runBackgroundMigrationsSync(createBbmStore(second.pool), opts),
     ]);
     expect(a.finished + b.finished).toBe(65);
     expect(a.jobs + b.jobs).toBe(4 + 64);

@@ -39,7 +39,7 @@ describe('run: 50,000 manifests and 50,000 blobs', () => {
 
   it('finishes both kinds of migration and every row is correct', async () => {
     const events: BbmProgressEvent[] = [];
-    const result = await runBackgroundMigrationsSync(db.pool, {
+    const result = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
       maxJobRetry: 2,
       onProgress: (e) => events.push(e),
       ...FAST,
@@ -84,7 +84,11 @@ describe('run: 50,000 manifests and 50,000 blobs', () => {
   });
 
   it('has nothing left to do on a second run', async () => {
-    expect(await runBackgroundMigrationsSync(db.pool, FAST)).toEqual({ finished: 0, jobs: 0, rows: 0 });
+    expect(await runBackgroundMigrationsSync(createBbmStore(db.pool), FAST)).toEqual({
+      finished: 0,
+      jobs: 0,
+      rows: 0,
+    });
     expect((await jobs(db.pool)).length).toBe(70);
   });
 });
@@ -97,7 +101,10 @@ describe('serial migration bounded by the int64 maximum', () => {
   afterAll(async () => db?.drop());
 
   it('terminates on an empty table with one job reaching 9223372036854775807', async () => {
-    const result = await runBackgroundMigrationsSync(db.pool, { names: [MANIFESTS_BBM], ...FAST });
+    const result = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
+      names: [MANIFESTS_BBM],
+      ...FAST,
+    });
     expect(result).toEqual({ finished: 1, jobs: 1, rows: 0 });
     expect((await jobs(db.pool)).map((j) => [j.min, j.max])).toEqual([[1n, INT64_MAX]]);
   });
@@ -119,7 +126,11 @@ describe('serial migration bounded by the int64 maximum', () => {
       );
       return r.rowCount ?? 0;
     });
-    const result = await runBackgroundMigrationsSync(db.pool, { names: ['edge'], registry, ...FAST });
+    const result = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
+      names: ['edge'],
+      registry,
+      ...FAST,
+    });
     expect(result).toEqual({ finished: 1, jobs: 3, rows: 8 });
     const edge = await jobs(db.pool, 'edge');
     assertContiguous(edge, 9223372036854775800n, INT64_MAX);

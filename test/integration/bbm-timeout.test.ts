@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BbmInterruptedError, BbmLockTimeoutError, MaxJobAttemptsError } from '../../src/bbm/errors.js';
 import { BbmStatus } from '../../src/bbm/model.js';
+import { createBbmStore } from '../../src/db/bbm/pg-store.js';
 import { runBackgroundMigrationsSync } from '../../src/bbm/sync.js';
 import { createWorkRegistry } from '../../src/bbm/work.js';
 import {
@@ -43,7 +44,7 @@ describe('per-job timeout and interruption', () => {
     const lock = await lockManifests(db.url);
     try {
       const started = Date.now();
-      const err = await runBackgroundMigrationsSync(db.pool, {
+      const err = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
         names: [MANIFESTS_BBM],
         maxJobRetry: 2,
         jobTimeoutMs: 300,
@@ -69,7 +70,7 @@ describe('per-job timeout and interruption', () => {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error('test interrupt')), 500);
     try {
-      const err = await runBackgroundMigrationsSync(db.pool, {
+      const err = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
         names: [MANIFESTS_BBM],
         signal: controller.signal,
         ...FAST,
@@ -82,7 +83,10 @@ describe('per-job timeout and interruption', () => {
       clearTimeout(timer);
       await lock.release();
     }
-    const result = await runBackgroundMigrationsSync(db.pool, { names: [MANIFESTS_BBM], ...FAST });
+    const result = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
+      names: [MANIFESTS_BBM],
+      ...FAST,
+    });
     expect(result).toEqual({ finished: 1, jobs: 3, rows: 20_000 });
     const js = await jobs(db.pool);
     expect(js.every((j) => j.status === BbmStatus.finished)).toBe(true);
@@ -103,7 +107,11 @@ describe('per-job timeout and interruption', () => {
       'slowWork',
       () => new Promise<number>((resolve) => setTimeout(() => resolve(1), 500)),
     );
-    const result = await runBackgroundMigrationsSync(db.pool, { names: ['slow'], registry, ...FAST });
+    const result = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
+      names: ['slow'],
+      registry,
+      ...FAST,
+    });
     // Batch size 1 up to 3: 1..1, then 2 + 1 >= max_value so 2..3 (spec §5.3).
     expect(result).toEqual({ finished: 1, jobs: 2, rows: 2 });
     expect((await jobs(db.pool, 'slow')).map((j) => [j.min, j.max, j.status])).toEqual([
@@ -117,7 +125,10 @@ describe('per-job timeout and interruption', () => {
     await holder.connect();
     try {
       await holder.query('SELECT pg_advisory_lock(1)');
-      const err = await runBackgroundMigrationsSync(db.pool, { lockTimeoutMs: 300, ...FAST }).then(
+      const err = await runBackgroundMigrationsSync(createBbmStore(db.pool), {
+        lockTimeoutMs: 300,
+        ...FAST,
+      }).then(
         () => undefined,
         (e: unknown) => e,
       );

@@ -10,7 +10,7 @@ import { chooseGcMode } from '../../src/db/import-gc.js';
 import { ImportWriter } from '../../src/db/import-writer.js';
 import { openDatabase } from '../../src/db/open.js';
 import { parseDigest, type Digest } from '../../src/registry/digest.js';
-import type { RepositoryRows } from '../../src/importer/types.js';
+import type { RepositoryRows } from '../../src/db/import-rows.js';
 import { adminQuery, freshDatabase, uniqueName, type TestDatabase } from '../helpers/db.js';
 import { dumpTables, expectGolden, resetImportTables } from '../helpers/golden.js';
 import { copyTree, importTree } from '../helpers/import-run.js';

@@ -2,7 +2,8 @@
  * Issue 5 §4 kill tests: `kill -9` the import at different points (inside a COPY, between merge
  * statements, around a checkpoint commit, between steps, during step three), rerun it, and the
  * database ends with exactly the rows of an uninterrupted import. The process kills itself through
- * the REGDB_TEST_KILL_AT hook (src/importer/test-hooks.ts), so the moment is exact and repeatable.
+ * ImportEvents the tests' entry point installs from REGDB_TEST_KILL_AT (test/helpers/import-kill-events.ts),
+ * so the moment is exact and repeatable.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

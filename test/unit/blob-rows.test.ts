@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { BlobRowBuffer } from '../../src/importer/blob-rows.js';
-import type { BlobRow } from '../../src/importer/types.js';
+import type { BlobRow } from '../../src/db/import-rows.js';
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 

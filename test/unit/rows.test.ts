@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { buildRepositoryRows, type BuildOptions } from '../../src/importer/rows.js';
-import type {
-  ConfigFetch,
-  LayerAccess,
-  ManifestFetch,
-  RepositoryFacts,
-  RepositoryRows,
-} from '../../src/importer/types.js';
+import type { ConfigFetch, LayerAccess, ManifestFetch, RepositoryFacts } from '../../src/importer/types.js';
+import type { RepositoryRows } from '../../src/db/import-rows.js';
 import { formatDigest, parseLink, type Digest } from '../../src/registry/digest.js';
 import { parseManifest } from '../../src/registry/manifest.js';
 

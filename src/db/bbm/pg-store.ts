@@ -16,18 +16,12 @@ import type {
   TargetResolution,
   WorkLimits,
 } from '../../bbm/store.js';
+import { SqlState, sqlState } from '../sqlstate.js';
 import { SQL, int64, jobFromRow, migrationFromRow, splitTableName, targetSql } from './queries.js';
-
-/** SQLSTATE 55P03 lock_not_available: lock_timeout expired while waiting. */
-const LOCK_NOT_AVAILABLE = '55P03';
-/** SQLSTATE 57014 query_canceled: statement_timeout expired or pg_cancel_backend was called. */
-const QUERY_CANCELED = '57014';
-/** SQLSTATE 42P01 undefined_table: here, the BBM tables themselves (targets are checked first). */
-const UNDEFINED_TABLE = '42P01';
 
 /** Says what to do when the database has not been migrated yet. */
 function explainMissingTables(err: unknown): unknown {
-  if (sqlState(err) !== UNDEFINED_TABLE) return err;
+  if (sqlState(err) !== SqlState.undefinedTable) return err;
   return new Error(
     'the database has no batched background migration tables (batched_background_migrations): ' +
       'apply the schema migrations first with "regdb database migrate up"',
@@ -46,11 +40,6 @@ async function onBbmTables<T>(fn: () => Promise<T>): Promise<T> {
 
 /** The pool type the BBM functions accept (a `pg.Pool`), so callers outside src/db need not import pg. */
 export type BbmPool = pg.Pool;
-
-function sqlState(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
 
 function backendPid(client: pg.ClientBase): number | null {
   // pg sets processID from the BackendKeyData message; it is not in the type definitions.
@@ -237,7 +226,7 @@ class PgLockSession implements BbmLockSession {
       try {
         await cancellable(this.pool, this.client, opts.signal, () => this.client.query(SQL.advisoryLock));
       } catch (err) {
-        if (sqlState(err) === LOCK_NOT_AVAILABLE)
+        if (sqlState(err) === SqlState.lockNotAvailable)
           throw new BbmLockTimeoutError(opts.lockTimeoutMs, { cause: err });
         throw err;
       }
@@ -279,7 +268,8 @@ class PgWorkDb implements BbmWorkDb {
         destroy = true;
       });
       // Not aborted by us (cancellable translated that), so statement_timeout expired.
-      if (sqlState(err) === QUERY_CANCELED) throw new BbmJobTimeoutError(limits.timeoutMs, { cause: err });
+      if (sqlState(err) === SqlState.queryCanceled)
+        throw new BbmJobTimeoutError(limits.timeoutMs, { cause: err });
       throw err;
     } finally {
       client.release(destroy);
