@@ -25,9 +25,7 @@ import {
   type ServerProcess,
 } from './pg-process.js';
 import { silentLogger, type Logger } from '../log.js';
-
-/** SQLSTATE 42P04 duplicate_database: another process created it first. */
-const DUPLICATE_DATABASE = '42P04';
+import { SqlState, sqlState } from './sqlstate.js';
 
 const STATE_FILE = 'regdb-embedded.json';
 const HOST = '127.0.0.1';
@@ -259,7 +257,7 @@ async function ensureDatabase(port: number, user: string, password: string, dbna
       try {
         await client.query(`CREATE DATABASE ${client.escapeIdentifier(dbname)}`);
       } catch (err) {
-        if ((err as { code?: string }).code !== DUPLICATE_DATABASE) throw err;
+        if (sqlState(err) !== SqlState.duplicateDatabase) throw err;
       }
     }
   } finally {

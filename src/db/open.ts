@@ -8,10 +8,8 @@ import type { DatabaseConfig, PoolConfig, ServerDatabaseConfig } from '../config
 import { silentLogger, type Logger } from '../log.js';
 import { createPool, describeTarget, type ConnectionSettings, type PoolSizing } from './connection.js';
 import { embeddedSettings, startEmbedded, type EmbeddedServer } from './embedded.js';
+import { SqlState, sqlState } from './sqlstate.js';
 import { sslAttempts, type SslSetting } from './tls.js';
-
-/** SQLSTATE 28000 invalid_authorization_specification: pg_hba.conf rejected the connection. */
-const INVALID_AUTHORIZATION = '28000';
 
 export const MIN_SERVER_VERSION_NUM = 150000;
 export const VERSION_TOO_LOW_MESSAGE =
@@ -110,7 +108,7 @@ async function openServer(config: ServerDatabaseConfig, opts: OpenOptions, logge
       lastErr = err;
       const more = i < attempts.length - 1;
       // sslmode=allow: a server that refuses plain connections gets a TLS attempt (libpq does the same).
-      if (more && (err as { code?: string }).code === INVALID_AUTHORIZATION) continue;
+      if (more && sqlState(err) === SqlState.invalidAuthorization) continue;
       break;
     }
   }
