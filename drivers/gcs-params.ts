@@ -32,8 +32,11 @@ export const GCS_PARAMETERS: ParameterSpec = {
 export interface GcsParameters {
   readonly bucket: string;
   readonly rootDirectory?: string;
+  /** Path of a service-account JSON key. */
   readonly keyFile?: string;
+  /** Inline service-account credentials (the `credentials` map). */
   readonly credentials?: Record<string, unknown>;
+  /** Custom API endpoint, e.g. http://127.0.0.1:4443 for an emulator. */
   readonly endpoint?: string;
   readonly projectId?: string;
   readonly maxRetries?: number;

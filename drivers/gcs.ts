@@ -10,19 +10,11 @@ import type { Logger } from 'pino';
 import { md5FromBase64 } from './content-md5.js';
 import type { ListPage, ListQuery, ObjectWalkTuning } from './object-walk.js';
 import { ObjectStoreDriver, type GetResult, type HeadResult, type ObjectBackend } from './object-store.js';
+import type { GcsParameters } from './gcs-params.js';
 import { isNetworkError, type RetryPolicy } from './requests.js';
 
-export interface GcsDriverOptions {
-  readonly bucket: string;
-  readonly rootDirectory?: string;
-  /** Path of a service-account JSON key. */
-  readonly keyFile?: string;
-  /** Inline service-account credentials (the `credentials` map). */
-  readonly credentials?: Record<string, unknown>;
-  /** Custom API endpoint, e.g. http://127.0.0.1:4443 for an emulator. */
-  readonly endpoint?: string;
-  readonly projectId?: string;
-  readonly maxRetries?: number;
+/** The parsed parameters (gcs-params.ts, where each is described) and what the factory adds. */
+export interface GcsDriverOptions extends Omit<GcsParameters, 'maxConcurrency'> {
   readonly concurrency: number;
   readonly retry?: Partial<RetryPolicy>;
   /** Overrides of the ranged-walk tuning (object-walk.ts). */

@@ -54,10 +54,14 @@ export interface S3Parameters {
   readonly accessKey?: string;
   readonly secretKey?: string;
   readonly sessionToken?: string;
+  /** Defaults to true when regionEndpoint is set. */
   readonly pathStyle?: boolean;
+  /** false: plain http to the endpoint. Default true. */
   readonly secure?: boolean;
   readonly skipVerify?: boolean;
+  /** Default 350 (spec §4.5); 0 = no cap. */
   readonly maxRequestsPerSecond?: number;
+  /** Retries after the first attempt; default 5 (spec §4.5). */
   readonly maxRetries?: number;
 }
 

@@ -11,26 +11,10 @@ import type { ListPage, ListQuery, ObjectWalkTuning } from './object-walk.js';
 import { parseListResult, readAll, S3Http } from './s3-http.js';
 import { ObjectStoreDriver, type GetResult, type HeadResult, type ObjectBackend } from './object-store.js';
 import { isNetworkError, type RetryPolicy } from './requests.js';
+import type { S3Parameters } from './s3-params.js';
 
-export interface S3DriverOptions {
-  /** `s3aws` (config keys s3 and s3aws) or `s3_v2` (spec §2.14). */
-  readonly name: 's3aws' | 's3_v2';
-  readonly bucket: string;
-  readonly region: string;
-  readonly regionEndpoint?: string;
-  readonly rootDirectory?: string;
-  readonly accessKey?: string;
-  readonly secretKey?: string;
-  readonly sessionToken?: string;
-  /** Defaults to true when regionEndpoint is set. */
-  readonly pathStyle?: boolean;
-  /** false: plain http to the endpoint. Default true. */
-  readonly secure?: boolean;
-  readonly skipVerify?: boolean;
-  /** Default 350 (spec §4.5); 0 = no cap. */
-  readonly maxRequestsPerSecond?: number;
-  /** Retries after the first attempt; default 5 (spec §4.5). */
-  readonly maxRetries?: number;
+/** The parsed parameters (s3-params.ts, where each is described) and what the factory adds. */
+export interface S3DriverOptions extends S3Parameters {
   readonly concurrency: number;
   readonly retry?: Partial<RetryPolicy>;
   /** Overrides of the ranged-walk tuning (object-walk.ts). */
