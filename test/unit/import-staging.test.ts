@@ -54,6 +54,8 @@ describe('staging table specs', () => {
     expect(copySql(STAGING.repositories)).toBe(
       'COPY regdb_stg_repositories (seq, namespace, path, name, last_published_at, sync_tags) FROM STDIN',
     );
-    expect(copySql(STAGING.tags)).toBe('COPY regdb_stg_tags (seq, path, name, manifest_digest) FROM STDIN');
+    expect(copySql(STAGING.tags)).toBe(
+      'COPY regdb_stg_tags (seq, path, name, manifest_digest, pushed_at) FROM STDIN',
+    );
   });
 });
