@@ -18,10 +18,10 @@ import {
 import { md5FromETag } from './content-md5.js';
 import type { ListPage, ListQuery } from './object-walk.js';
 import type { GetResult, HeadResult, ObjectBackend } from './object-store.js';
-import { endpointUrl, isNotFound, isTransientS3Error, type S3DriverOptions } from './s3.js';
+import { endpointUrl, S3ErrorRules, type S3DriverOptions } from './s3.js';
 
 /** The S3 calls ObjectStoreDriver plugs in: one SDK command each, the SDK's own retries off. */
-export class S3Backend implements ObjectBackend {
+export class S3Backend extends S3ErrorRules implements ObjectBackend {
   readonly operations = {
     list: 'ListObjectsV2',
     head: 'HeadObject',
@@ -33,7 +33,9 @@ export class S3Backend implements ObjectBackend {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
-  ) {}
+  ) {
+    super();
+  }
 
   async listPage(q: ListQuery & { readonly limit?: number }, signal: AbortSignal): Promise<ListPage> {
     const out = await this.client.send(
@@ -85,14 +87,6 @@ export class S3Backend implements ObjectBackend {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), {
       abortSignal: signal,
     });
-  }
-
-  isNotFound(err: unknown): boolean {
-    return isNotFound(err);
-  }
-
-  isTransient(err: unknown): boolean {
-    return isTransientS3Error(err);
   }
 
   async close(): Promise<void> {

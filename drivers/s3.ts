@@ -74,7 +74,18 @@ export function s3KeyPrefix(rootDirectory: string | undefined): string {
 }
 
 /** The same five calls on S3Http (s3-http.ts): signed by hand, for static keys. */
-class HttpS3Backend implements ObjectBackend {
+/** S3's error rules, the same whichever client sends the request (node:http here, the SDK in s3-sdk.ts). */
+export abstract class S3ErrorRules {
+  isNotFound(err: unknown): boolean {
+    return isNotFound(err);
+  }
+
+  isTransient(err: unknown): boolean {
+    return isTransientS3Error(err);
+  }
+}
+
+class HttpS3Backend extends S3ErrorRules implements ObjectBackend {
   readonly operations = {
     list: 'ListObjectsV2',
     head: 'HeadObject',
@@ -83,7 +94,9 @@ class HttpS3Backend implements ObjectBackend {
     delete: 'DeleteObject',
   } as const;
 
-  constructor(private readonly http: S3Http) {}
+  constructor(private readonly http: S3Http) {
+    super();
+  }
 
   async listPage(q: ListQuery & { readonly limit?: number }, signal: AbortSignal): Promise<ListPage> {
     const query: Array<[string, string]> = [
@@ -130,14 +143,6 @@ class HttpS3Backend implements ObjectBackend {
 
   async remove(key: string, signal: AbortSignal): Promise<void> {
     (await this.http.request('DELETE', key, [], signal)).resume();
-  }
-
-  isNotFound(err: unknown): boolean {
-    return isNotFound(err);
-  }
-
-  isTransient(err: unknown): boolean {
-    return isTransientS3Error(err);
   }
 
   async close(): Promise<void> {
