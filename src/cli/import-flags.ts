@@ -20,7 +20,10 @@ export interface ImportFlags {
   logDirectory?: string;
   requireEmptyDatabase?: boolean;
   tagConcurrency?: number;
-  concurrency: number;
+  /** Repositories at once; absent: the storage's default (IMPORT_DEFAULTS). */
+  concurrency?: number;
+  /** Storage requests in flight at most (object stores). */
+  storageConcurrency?: number;
   batchSize: number;
   resume: boolean;
   strict?: boolean;
@@ -73,6 +76,15 @@ export function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1)
     throw new InvalidArgumentError('must be a positive integer.');
   return Number(value);
+}
+
+/** An integer of at least `min` (commander argument parser). */
+export function intAtLeast(min: number): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value) || Number(value) < min)
+      throw new InvalidArgumentError(`must be an integer of at least ${min}.`);
+    return Number(value);
+  };
 }
 
 export function anyInt(value: string): number {

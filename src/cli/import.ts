@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { createDriver } from '../../drivers/factory.js';
+import { createDriver, OBJECT_STORE_CONCURRENCY } from '../../drivers/factory.js';
 import type { ImportEvents } from '../db/import-events.js';
 import { databaseHasRows } from '../db/import-writer.js';
 import { migrateUp, pendingMigrations } from '../db/migrator.js';
@@ -23,6 +23,7 @@ import {
   checkTagConcurrency,
   parseBool,
   parseGoDuration,
+  intAtLeast,
   positiveInt,
   selectedSteps,
   type ImportFlags,
@@ -119,9 +120,16 @@ export function registerImport(database: Command, seams: ImportSeams = {}): void
       ).argParser(anyInt),
     )
     .addOption(
-      new Option('--concurrency <n>', 'repositories read at once')
-        .argParser(positiveInt)
-        .default(IMPORT_DEFAULTS.concurrency),
+      new Option(
+        '--concurrency <n>',
+        `repositories read at once (default ${IMPORT_DEFAULTS.concurrency} from a filesystem, ${IMPORT_DEFAULTS.objectStoreConcurrency} from S3 or GCS)`,
+      ).argParser(positiveInt),
+    )
+    .addOption(
+      new Option(
+        '--storage-concurrency <n>',
+        `most S3 or GCS requests in flight, at least ${OBJECT_STORE_CONCURRENCY.floor}; the limit adapts below it, halving on SlowDown or 429 (default ${OBJECT_STORE_CONCURRENCY.default}, or the config's maxconcurrency)`,
+      ).argParser(intAtLeast(OBJECT_STORE_CONCURRENCY.floor)),
     )
     .addOption(
       new Option('--batch-size <rows>', 'rows per COPY batch (one transaction)')
@@ -197,7 +205,10 @@ async function importCommand(
   if (logPath !== undefined)
     process.stderr.write(`registry import starting, detailed log written to: ${logPath}\n`);
 
-  const driver = await createDriver(config.storage, { logger });
+  const driver = await createDriver(config.storage, {
+    logger,
+    ...(flags.storageConcurrency !== undefined ? { concurrency: flags.storageConcurrency } : {}),
+  });
   const db = await openDatabase(config.database, { logger });
   announceEmbedded(db);
   const run =
@@ -253,7 +264,9 @@ async function importCommand(
         referrers: flags.referrers,
         setBasedGc: !(flags.gcTriggers ?? false),
         strict: flags.strict ?? false,
-        concurrency: flags.concurrency,
+        concurrency:
+          flags.concurrency ??
+          (driver.directoryWalk ? IMPORT_DEFAULTS.concurrency : IMPORT_DEFAULTS.objectStoreConcurrency),
         tagConcurrency,
         batchRows: cutover.batchRows,
         shard,

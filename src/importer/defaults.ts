@@ -3,8 +3,14 @@
  * import options both come from here (issue 16 §3).
  */
 export const IMPORT_DEFAULTS = {
-  /** Repositories read at once (`--concurrency`). */
+  /** Repositories read at once (`--concurrency`) from a filesystem, whose reads cost CPU, not waiting. */
   concurrency: 8,
+  /**
+   * Repositories read at once from S3 or GCS: each waits a round trip per stage (manifests, then
+   * configs and layers), so eight at 30 ms leave the store mostly idle; the driver's adaptive
+   * in-flight limit (`--storage-concurrency`) is what bounds the requests.
+   */
+  objectStoreConcurrency: 64,
   /** Tag links read at once within a repository (`--tag-concurrency`, 1-5; GitLab's default is 1). */
   tagConcurrency: 1,
   /** Other storage reads at once within a repository (manifests, configs, layer checks). */

@@ -29,8 +29,16 @@ export function syntheticTree(params: CorpusParams): SyntheticTree {
   return { root, summary, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
-/** Writes a config for `db` and the tree at `root`; returns its path (in `dir`). */
-export function writeImportConfig(dir: string, db: TestDatabase, root: string): string {
+/**
+ * Writes a config for `db` and the tree at `root` (or the given `storage:` section's lines); returns
+ * its path (in `dir`).
+ */
+export function writeImportConfig(
+  dir: string,
+  db: TestDatabase,
+  root: string,
+  storage: readonly string[] = ['  filesystem:', `    rootdirectory: ${JSON.stringify(root)}`],
+): string {
   const c = db.config;
   if (c.password !== undefined) addCanary(c.password);
   const lines = [
@@ -44,8 +52,7 @@ export function writeImportConfig(dir: string, db: TestDatabase, root: string): 
     `  dbname: ${JSON.stringify(c.dbname ?? db.name)}`,
     `  sslmode: ${c.sslmode}`,
     'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${JSON.stringify(root)}`,
+    ...storage,
   ];
   const file = join(dir, `${db.name}.yml`);
   writeFileSync(file, lines.join('\n') + '\n');
