@@ -6,15 +6,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { BaseDriver, type Counting } from '../../drivers/base.js';
-import type {
-  CallOptions,
-  ContentResult,
-  FileInfo,
-  GetContentOptions,
-  ListEntry,
-  StatInfo,
-  WalkOptions,
-} from '../../drivers/driver.js';
+import type * as D from '../../drivers/driver.js';
 import {
   InvalidPathError,
   PathNotFoundError,
@@ -49,28 +41,28 @@ class MemoryDriver extends BaseDriver {
     if (this.failWith !== undefined) throw this.failWith;
   }
 
-  protected async statChecked(path: string): Promise<StatInfo> {
+  protected async statChecked(path: string): Promise<D.StatInfo> {
     this.reach('stat', path);
     const content = this.files.get(path);
     if (!content) throw new PathNotFoundError(path, this.name);
     return { path, isDir: false, size: content.length };
   }
 
-  protected async listChecked(path: string): Promise<ListEntry[]> {
+  protected async listChecked(path: string): Promise<D.ListEntry[]> {
     this.reach('list', path);
     return [...this.files.keys()]
       .filter((p) => p.startsWith(`${path}/`))
       .map((p) => ({ path: p, isDir: false }));
   }
 
-  protected async *walkChecked(prefix: string, _options: WalkOptions): AsyncIterable<FileInfo> {
+  protected async *walkChecked(prefix: string, _options: D.WalkOptions): AsyncIterable<D.FileInfo> {
     this.reach('walk', prefix);
     this.requests.list++;
     for (const [path, content] of this.files)
       if (path.startsWith(`${prefix}/`)) yield { path, size: content.length };
   }
 
-  protected async readChecked(path: string, options: GetContentOptions): Promise<Buffer> {
+  protected async readChecked(path: string, options: D.GetContentOptions): Promise<Buffer> {
     this.reach('get', path);
     const content = this.files.get(path);
     if (!content) throw new PathNotFoundError(path, this.name);
@@ -79,12 +71,12 @@ class MemoryDriver extends BaseDriver {
 
   protected async readManyChecked(
     paths: readonly string[],
-    options: GetContentOptions,
-  ): Promise<ContentResult[]> {
+    options: D.GetContentOptions,
+  ): Promise<D.ContentResult[]> {
     this.seen.push(`getMany ${paths.join(',')}`);
     if (this.failWith !== undefined) throw this.failWith;
     return Promise.all(
-      paths.map(async (path): Promise<ContentResult> => {
+      paths.map(async (path): Promise<D.ContentResult> => {
         const content = this.files.get(path);
         return content
           ? { path, content: content.subarray(0, options.maxBytes) }
@@ -98,7 +90,7 @@ class MemoryDriver extends BaseDriver {
     return Readable.from([this.files.get(path) ?? Buffer.alloc(0)]);
   }
 
-  protected async putChecked(path: string, content: Buffer, _options?: CallOptions): Promise<void> {
+  protected async putChecked(path: string, content: Buffer, _options?: D.CallOptions): Promise<void> {
     this.reach('put', path);
     this.files.set(path, content);
   }
@@ -127,7 +119,7 @@ const caught = (p: Promise<unknown>): Promise<unknown> =>
     (err: unknown) => err,
   );
 
-async function drain(it: AsyncIterable<FileInfo>): Promise<string[]> {
+async function drain(it: AsyncIterable<D.FileInfo>): Promise<string[]> {
   const out: string[] = [];
   for await (const f of it) out.push(f.path);
   return out;
