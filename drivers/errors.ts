@@ -83,6 +83,30 @@ export class StorageDriverError extends StorageError {
 }
 
 /**
+ * A backend failure in the words every driver uses: `<driver>: <operation> [<path>] failed: <why>`,
+ * or `failed after N attempts (N-1 retries)` when `retriesExhausted` (a transient failure that kept
+ * failing). The original error is the `cause`.
+ */
+export function backendFailure(
+  driver: string,
+  details: {
+    readonly operation: string;
+    readonly path?: string;
+    readonly attempts: number;
+    readonly cause: unknown;
+  },
+  retriesExhausted = false,
+): StorageDriverError {
+  const { operation, path, attempts, cause } = details;
+  const what = `${driver}: ${operation}${path ? ` ${path}` : ''}`;
+  const why = cause instanceof Error ? cause.message : String(cause);
+  const message = retriesExhausted
+    ? `${what} failed after ${attempts} attempts (${attempts - 1} retries): ${why}`
+    : `${what} failed: ${why}`;
+  return new StorageDriverError(message, driver, details);
+}
+
+/**
  * This one entry cannot be read, while others can: a permission denied, a symlink loop, a name too
  * long, a FIFO, socket or device where a file belongs, a name that is not valid UTF-8. A fault of the
  * item, not of the storage: callers skip and report it.

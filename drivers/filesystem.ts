@@ -11,29 +11,29 @@ import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { BaseDriver } from './base.js';
 import type {
   CallOptions,
   ContentResult,
   FileInfo,
   GetContentOptions,
   ListEntry,
-  RequestCounts,
   StatInfo,
-  StorageDriver,
   WalkOptions,
 } from './driver.js';
 import {
+  backendFailure,
   ContentTooLargeError,
   InvalidPathError,
   PathNotFoundError,
-  StorageDriverError,
   StorageError,
   UnreadablePathError,
+  type StorageDriverError,
 } from './errors.js';
 import { FileReaderPool, ReadStatus, type ReadResult } from './fs-reader-pool.js';
-import { checkCall } from './checked.js';
 import { childPath, compareBytewise, dirPrefix, sortForWalk, subtreeBefore } from './paths.js';
-import { resolveConcurrency, silentLogger } from './requests.js';
+import { resolveConcurrency } from './requests.js';
+import { silentLogger } from './silent-logger.js';
 
 export { DEFAULT_ROOT_DIRECTORY } from './filesystem-params.js';
 import { DEFAULT_ROOT_DIRECTORY } from './filesystem-params.js';
@@ -77,17 +77,21 @@ function lazyFileInfo(path: string, file: string): FileInfo {
   };
 }
 
-export class FilesystemDriver implements StorageDriver {
-  readonly name = 'filesystem';
+/**
+ * Every call is one request (no retries, no probes), so BaseDriver counts them; a walk counts the
+ * directories it reads.
+ */
+export class FilesystemDriver extends BaseDriver {
+  declare readonly name: 'filesystem';
   readonly listingMd5 = false;
   readonly directoryWalk = true;
   readonly root: string;
   private readonly realRoot: string;
   private readonly pool: FileReaderPool;
   private readonly logger: Logger;
-  private readonly counts: RequestCounts = { list: 0, get: 0, stat: 0, put: 0, delete: 0 };
 
   constructor(opts: FilesystemDriverOptions = {}) {
+    super('filesystem', 'calls');
     const root = opts.rootDirectory ?? DEFAULT_ROOT_DIRECTORY;
     if (!root.startsWith('/')) throw new InvalidPathError(root, this.name, 'rootdirectory must be absolute');
     this.root = root.length > 1 ? root.replace(/\/+$/, '') : root;
@@ -97,7 +101,7 @@ export class FilesystemDriver implements StorageDriver {
     } catch (err) {
       // The root may not exist yet (nothing written); reads will then simply find nothing.
       if (!NOT_FOUND_CODES.has((err as NodeJS.ErrnoException).code ?? ''))
-        throw this.failure('open root', this.root, err);
+        throw this.ioFailure('open root', this.root, err);
       this.realRoot = this.root;
     }
     const threads = resolveConcurrency(opts.threads, {
@@ -107,41 +111,29 @@ export class FilesystemDriver implements StorageDriver {
     this.pool = new FileReaderPool(threads, this.realRoot);
   }
 
-  requestCounts(): RequestCounts {
-    return { ...this.counts };
-  }
-
   async close(): Promise<void> {
     await this.pool.close();
   }
 
-  async stat(path: string, options?: CallOptions): Promise<StatInfo> {
-    options?.signal?.throwIfAborted();
-    const file = this.onDisk(checkCall(this.name, path, options));
-    this.counts.stat++;
-    const st = this.statInside(path, file);
+  protected async statChecked(path: string): Promise<StatInfo> {
+    const st = this.statInside(path, this.onDisk(path));
     if (!st) throw new PathNotFoundError(path, this.name);
     const isDir = st.isDirectory();
     return { path, isDir, size: isDir ? 0 : st.size, modTime: st.mtime };
   }
 
-  async list(path: string, options?: CallOptions): Promise<ListEntry[]> {
-    options?.signal?.throwIfAborted();
-    const dir = this.onDisk(checkCall(this.name, path, options));
-    const children = this.readChildren(path, dir, false);
+  protected async listChecked(path: string): Promise<ListEntry[]> {
+    const children = this.readChildren(path, this.onDisk(path), false);
     if (!children) throw new PathNotFoundError(path, this.name);
     return children
       .map((c) => ({ path: childPath(path, c.name), isDir: c.isDir }))
       .sort((a, b) => compareBytewise(a.path, b.path));
   }
 
-  walk(prefix: string, options: WalkOptions = {}): AsyncIterable<FileInfo> {
-    checkCall(this.name, prefix, options);
-    return this.walkFrom(prefix, options);
-  }
-
-  private async *walkFrom(prefix: string, options: WalkOptions): AsyncGenerator<FileInfo> {
+  protected async *walkChecked(prefix: string, options: WalkOptions): AsyncGenerator<FileInfo> {
     const { prune, startAfter, signal, emptyDirectories, onUnreadable } = options;
+    // One directory read, one list request: the calls BaseDriver cannot see.
+    this.requests.list++;
     const top = this.readChildren(prefix, this.onDisk(prefix), true, true, onUnreadable);
     if (!top) throw new PathNotFoundError(prefix, this.name);
     // Depth-first over sorted children; each frame holds one directory's remaining children.
@@ -160,6 +152,7 @@ export class FilesystemDriver implements StorageDriver {
         if (startAfter !== undefined && subtreeBefore(path, startAfter)) continue;
         if (prune?.(path)) continue;
         signal?.throwIfAborted();
+        this.requests.list++;
         const children = this.readChildren(path, this.onDisk(path), true, false, onUnreadable);
         if (children && children.length > 0) stack.push({ dir: path, children, next: 0 });
         else if (children && emptyDirectories) {
@@ -177,19 +170,16 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async getContent(path: string, options: GetContentOptions): Promise<Buffer> {
-    options.signal?.throwIfAborted();
-    const file = this.onDisk(checkCall(this.name, path, options));
-    this.counts.get++;
-    return this.unpack(path, options.maxBytes, await this.pool.read(file, options.maxBytes));
+  protected async readChecked(path: string, options: GetContentOptions): Promise<Buffer> {
+    const { maxBytes } = options;
+    return this.unpack(path, maxBytes, await this.pool.read(this.onDisk(path), maxBytes));
   }
 
-  async getContents(paths: readonly string[], options: GetContentOptions): Promise<ContentResult[]> {
-    options.signal?.throwIfAborted();
+  protected readManyChecked(paths: readonly string[], options: GetContentOptions): Promise<ContentResult[]> {
     return Promise.all(
       paths.map(async (path): Promise<ContentResult> => {
         try {
-          return { path, content: await this.getContent(path, options) };
+          return { path, content: await this.readChecked(path, options) };
         } catch (error) {
           if (error instanceof StorageError) return { path, error };
           throw error;
@@ -198,10 +188,8 @@ export class FilesystemDriver implements StorageDriver {
     );
   }
 
-  async reader(path: string, options: CallOptions & { offset?: number } = {}): Promise<Readable> {
-    options.signal?.throwIfAborted();
-    const file = this.onDisk(checkCall(this.name, path, options));
-    this.counts.get++;
+  protected async readerChecked(path: string, options: CallOptions & { offset?: number }): Promise<Readable> {
+    const file = this.onDisk(path);
     let handle: fs.promises.FileHandle;
     try {
       // Checked before opening, as in the reader pool: never outside the root, never a FIFO.
@@ -219,11 +207,8 @@ export class FilesystemDriver implements StorageDriver {
     return handle.createReadStream({ start: options.offset ?? 0, signal: options.signal });
   }
 
-  async putContent(path: string, content: Buffer, options?: CallOptions): Promise<void> {
-    options?.signal?.throwIfAborted();
-    const file = this.onDisk(checkCall(this.name, path, options));
-    if (path === '/') throw new InvalidPathError(path, this.name, 'cannot write the root');
-    this.counts.put++;
+  protected async putChecked(path: string, content: Buffer, options?: CallOptions): Promise<void> {
+    const file = this.onDisk(path);
     try {
       await fs.promises.mkdir(dirname(file), { recursive: true });
       const real = await fs.promises.realpath(dirname(file));
@@ -239,10 +224,8 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async delete(path: string, options?: CallOptions): Promise<void> {
-    options?.signal?.throwIfAborted();
-    const file = this.onDisk(checkCall(this.name, path, options));
-    this.counts.delete++;
+  protected async deleteChecked(path: string): Promise<void> {
+    const file = this.onDisk(path);
     try {
       const real = await fs.promises.realpath(dirname(file));
       if (!this.isInside(real))
@@ -293,7 +276,6 @@ export class FilesystemDriver implements StorageDriver {
       if (onUnreadable) onUnreadable(child, reason);
       else this.logger.warn({ driver: this.name, path: child }, `${reason}, skipped`);
     };
-    this.counts.list++;
     let entries: fs.Dirent[];
     try {
       // Below a verified directory, children are plain directories or already-verified symlinks.
@@ -368,7 +350,7 @@ export class FilesystemDriver implements StorageDriver {
         if (ENTRY_FAULT_CODES.has(r.code ?? ''))
           return this.throwError(new UnreadablePathError(path, this.name, r.message, { cause: r.code }));
         return this.throwError(
-          new StorageDriverError(`${this.name}: read ${path} failed: ${r.message}`, this.name, {
+          backendFailure(this.name, {
             operation: 'read',
             path,
             attempts: 1,
@@ -388,20 +370,11 @@ export class FilesystemDriver implements StorageDriver {
       return new PathNotFoundError(path, this.name, { cause: err });
     if (ENTRY_FAULT_CODES.has(code))
       return new UnreadablePathError(path, this.name, (err as Error).message, { cause: err });
-    return this.failure(operation, path, err);
+    return this.ioFailure(operation, path, err);
   }
 
-  private failure(operation: string, path: string, err: unknown): StorageDriverError {
-    return new StorageDriverError(
-      `${this.name}: ${operation} ${path} failed: ${(err as Error).message}`,
-      this.name,
-      {
-        operation,
-        path,
-        attempts: 1,
-        cause: err,
-      },
-    );
+  private ioFailure(operation: string, path: string, err: unknown): StorageDriverError {
+    return backendFailure(this.name, { operation, path, attempts: 1, cause: err });
   }
 }
 

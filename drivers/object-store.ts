@@ -1,25 +1,24 @@
 /**
  * The one object-store driver (S3, GCS): everything the StorageDriver contract asks of an object
  * store, written once over a handful of backend calls (list a page, head, get, put, delete). Each
- * call is one HTTP request, sent through the RequestRunner (limits, retries, counting); walks are
- * object-walk.ts's. A backend translates nothing but "not found" and transient failures
- * (`isNotFound`, `isTransient`); the checks every method repeats are in checked.ts.
+ * call is one HTTP request, sent through the RequestRunner (limits, retries, and counting each
+ * attempt into the driver's counts); walks are object-walk.ts's. A backend translates nothing but
+ * "not found" and transient failures (`isNotFound`, `isTransient`); the checks every method repeats
+ * (path, abort, the driver name on errors) are BaseDriver's (base.ts).
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { checkCall } from './checked.js';
+import { BaseDriver } from './base.js';
 import type {
   CallOptions,
   ContentResult,
   FileInfo,
   GetContentOptions,
   ListEntry,
-  RequestCounts,
   StatInfo,
-  StorageDriver,
   WalkOptions,
 } from './driver.js';
-import { ContentTooLargeError, PathNotFoundError, type StorageError } from './errors.js';
+import { ContentTooLargeError, PathNotFoundError } from './errors.js';
 import {
   DEFAULT_WALK_TUNING,
   dirKeyOf,
@@ -33,7 +32,8 @@ import {
   type ObjectStore,
   type ObjectWalkTuning,
 } from './object-walk.js';
-import { mapBounded, RequestRunner, silentLogger, type RetryPolicy } from './requests.js';
+import { mapBounded, RequestRunner, type RetryPolicy } from './requests.js';
+import { silentLogger } from './silent-logger.js';
 import { readCapped } from './streams.js';
 
 /** What a backend says about one object without its content. */
@@ -78,8 +78,8 @@ export interface ObjectStoreDriverOptions {
   readonly logger?: Logger;
 }
 
-export class ObjectStoreDriver implements StorageDriver, ObjectStore {
-  readonly name: string;
+/** Requests are counted where they are sent, by the RequestRunner: every attempt, retries included. */
+export class ObjectStoreDriver extends BaseDriver implements ObjectStore {
   readonly driver: string;
   readonly keyPrefix: string;
   readonly listingMd5 = true;
@@ -90,7 +90,7 @@ export class ObjectStoreDriver implements StorageDriver, ObjectStore {
   private readonly walkTuning: ObjectWalkTuning;
 
   constructor(opts: ObjectStoreDriverOptions) {
-    this.name = opts.name;
+    super(opts.name, 'backend');
     this.driver = opts.name;
     this.keyPrefix = opts.keyPrefix;
     this.backend = opts.backend;
@@ -98,6 +98,7 @@ export class ObjectStoreDriver implements StorageDriver, ObjectStore {
     this.runner = new RequestRunner({
       driver: opts.name,
       concurrency: opts.concurrency,
+      counts: this.requests,
       maxRequestsPerSecond: opts.maxRequestsPerSecond,
       retry: { maxAttempts: (opts.maxRetries ?? 5) + 1, ...opts.retry },
       logger,
@@ -113,10 +114,6 @@ export class ObjectStoreDriver implements StorageDriver, ObjectStore {
       rangeConcurrency: Math.min(DEFAULT_WALK_TUNING.rangeConcurrency, opts.concurrency),
       ...opts.walkTuning,
     };
-  }
-
-  requestCounts(): RequestCounts {
-    return this.runner.requestCounts();
   }
 
   async close(): Promise<void> {
@@ -135,8 +132,7 @@ export class ObjectStoreDriver implements StorageDriver, ObjectStore {
     );
   }
 
-  async stat(path: string, options?: CallOptions): Promise<StatInfo> {
-    checkCall(this.name, path, options);
+  protected async statChecked(path: string, options?: CallOptions): Promise<StatInfo> {
     if (path !== '/') {
       try {
         const head = await this.runner.run(
@@ -158,18 +154,15 @@ export class ObjectStoreDriver implements StorageDriver, ObjectStore {
     return { path, isDir: true, size: 0 };
   }
 
-  async list(path: string, options?: CallOptions): Promise<ListEntry[]> {
-    checkCall(this.name, path, options);
+  protected listChecked(path: string, options?: CallOptions): Promise<ListEntry[]> {
     return listChildren(this, path, this.name, options?.signal);
   }
 
-  walk(prefix: string, options: WalkOptions = {}): AsyncIterable<FileInfo> {
-    checkCall(this.name, prefix, options);
+  protected walkChecked(prefix: string, options: WalkOptions): AsyncIterable<FileInfo> {
     return walkObjects(this, prefix, options, this.walkTuning);
   }
 
-  async getContent(path: string, options: GetContentOptions): Promise<Buffer> {
-    checkCall(this.name, path, options);
+  protected readChecked(path: string, options: GetContentOptions): Promise<Buffer> {
     return this.runner.run(
       { kind: 'get', operation: this.backend.operations.get, path, signal: options.signal },
       async (signal) => {
@@ -187,19 +180,18 @@ export class ObjectStoreDriver implements StorageDriver, ObjectStore {
     );
   }
 
-  async getContents(paths: readonly string[], options: GetContentOptions): Promise<ContentResult[]> {
+  protected readManyChecked(paths: readonly string[], options: GetContentOptions): Promise<ContentResult[]> {
     return mapBounded(paths, this.runner.concurrency, async (path): Promise<ContentResult> => {
       try {
-        return { path, content: await this.getContent(path, options) };
+        return { path, content: await this.readChecked(path, options) };
       } catch (error) {
         options.signal?.throwIfAborted();
-        return { path, error: error as StorageError };
+        return { path, error: this.failure(error, 'getContent', path) as Error };
       }
     });
   }
 
-  async reader(path: string, options: CallOptions & { offset?: number } = {}): Promise<Readable> {
-    checkCall(this.name, path, options);
+  protected async readerChecked(path: string, options: CallOptions & { offset?: number }): Promise<Readable> {
     const { body } = await this.runner.run(
       { kind: 'get', operation: this.backend.operations.get, path, signal: options.signal },
       (signal) => this.backend.get(keyOf(this, path), signal, options.offset || undefined),
@@ -207,16 +199,14 @@ export class ObjectStoreDriver implements StorageDriver, ObjectStore {
     return body;
   }
 
-  async putContent(path: string, content: Buffer, options?: CallOptions): Promise<void> {
-    checkCall(this.name, path, options);
+  protected async putChecked(path: string, content: Buffer, options?: CallOptions): Promise<void> {
     await this.runner.run(
       { kind: 'put', operation: this.backend.operations.put, path, signal: options?.signal },
       (signal) => this.backend.put(keyOf(this, path), content, signal),
     );
   }
 
-  async delete(path: string, options?: CallOptions): Promise<void> {
-    checkCall(this.name, path, options);
+  protected async deleteChecked(path: string, options?: CallOptions): Promise<void> {
     try {
       await this.runner.run(
         { kind: 'delete', operation: this.backend.operations.delete, path, signal: options?.signal },

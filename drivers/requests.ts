@@ -1,14 +1,15 @@
 /**
- * The one wrapper every backend sends its requests through: a concurrency limit (with a floor and a
+ * The one wrapper every object-store request goes through: a concurrency limit (with a floor and a
  * default), an optional request-rate cap, retries with exponential backoff and full jitter on transient
  * failures (bounded by attempts and by elapsed time, each retry logged), a per-attempt timeout, and
- * request counting by kind. Backends disable their SDK's own retries so that one attempt here is one
- * HTTP request and the counts are real.
+ * request counting by kind (into the driver's counts, base.ts). Backends disable their SDK's own
+ * retries so that one attempt here is one HTTP request and the counts are real.
  */
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { AdaptiveLimit } from './adaptive-limit.js';
 import type { RequestCounts } from './driver.js';
-import { StorageDriverError, StorageError } from './errors.js';
+import { backendFailure, StorageError, type StorageDriverError } from './errors.js';
+import { silentLogger } from './silent-logger.js';
 
 export type RequestKind = keyof RequestCounts;
 
@@ -45,6 +46,8 @@ export const DEFAULT_RETRY: RetryPolicy = {
 export interface RequestRunnerOptions {
   readonly driver: string;
   readonly concurrency: number;
+  /** The counts each attempt adds to (the driver's, BaseDriver `requests`); the runner's own when absent. */
+  readonly counts?: RequestCounts;
   /** 0 or undefined: no rate cap. */
   readonly maxRequestsPerSecond?: number;
   readonly retry?: Partial<RetryPolicy>;
@@ -62,8 +65,6 @@ export interface RequestSpec {
   readonly path?: string;
   readonly signal?: AbortSignal;
 }
-
-export const silentLogger: Logger = pino({ level: 'silent' });
 
 class AttemptTimeoutError extends Error {
   constructor(ms: number) {
@@ -93,7 +94,7 @@ export class RequestRunner {
   readonly limit: AdaptiveLimit;
   private readonly retry: RetryPolicy;
   private readonly logger: Logger;
-  private readonly counts: RequestCounts = { list: 0, get: 0, stat: 0, put: 0, delete: 0 };
+  private readonly counts: RequestCounts;
   private readonly intervalMs: number;
   private nextSlot = 0;
   private retries = 0;
@@ -102,6 +103,7 @@ export class RequestRunner {
     this.driver = opts.driver;
     this.concurrency = opts.concurrency;
     this.limit = new AdaptiveLimit({ max: opts.concurrency, min: Math.min(4, opts.concurrency) });
+    this.counts = opts.counts ?? { list: 0, get: 0, stat: 0, put: 0, delete: 0 };
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.logger = opts.logger ?? silentLogger;
     const rps = opts.maxRequestsPerSecond ?? 0;
@@ -211,17 +213,11 @@ export class RequestRunner {
     err: unknown,
     transient: boolean,
   ): StorageDriverError {
-    const what = `${this.driver}: ${spec.operation}${spec.path ? ` ${spec.path}` : ''}`;
-    const why = describe(err).message;
-    const message = transient
-      ? `${what} failed after ${attempts} attempts (${attempts - 1} retries): ${why}`
-      : `${what} failed: ${why}`;
-    return new StorageDriverError(message, this.driver, {
-      operation: spec.operation,
-      path: spec.path,
-      attempts,
-      cause: err,
-    });
+    return backendFailure(
+      this.driver,
+      { operation: spec.operation, path: spec.path, attempts, cause: err },
+      transient,
+    );
   }
 }
 

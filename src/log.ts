@@ -126,5 +126,5 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   );
 }
 
-/** A logger that writes nothing: the default for library code. */
-export const silentLogger: Logger = pino({ level: 'silent', enabled: false });
+/** A logger that writes nothing: the default for library code (one, shared with drivers/). */
+export { silentLogger } from '../drivers/silent-logger.js';

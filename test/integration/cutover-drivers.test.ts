@@ -14,9 +14,10 @@ import { verify } from '../../src/importer/verify.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { resetImportTables } from '../helpers/golden.js';
 import { listTree, loadTreeIntoGcs, uploadTreeToS3 } from '../helpers/driver-backends.js';
+import { gcsStorage, s3Storage } from '../helpers/storage-configs.js';
 import { startGcsServer, type GcsTestServer } from '../helpers/gcs-server.js';
 import { FIXTURES, importOptions } from '../helpers/import-run.js';
-import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { runImport } from '../../src/importer/run.js';
 
 let s3: S3TestServer;
@@ -38,24 +39,7 @@ afterAll(async () => {
 
 function open(backend: 's3' | 'gcs'): Promise<StorageDriver> {
   return createDriver(
-    backend === 's3'
-      ? {
-          driver: 's3',
-          key: 's3',
-          parameters: {
-            bucket: s3.bucket,
-            region: 'us-east-1',
-            regionendpoint: s3.endpoint,
-            accesskey: S3_ACCESS_KEY,
-            secretkey: S3_SECRET_KEY,
-            rootdirectory: '/cutover/s3',
-          },
-        }
-      : {
-          driver: 'gcs',
-          key: 'gcs',
-          parameters: { bucket: BUCKET, endpoint: gcs.endpoint, rootdirectory: 'cutover/gcs' },
-        },
+    backend === 's3' ? s3Storage(s3, '/cutover/s3') : gcsStorage(gcs, BUCKET, 'cutover/gcs'),
   );
 }
 

@@ -22,9 +22,10 @@ import { ContentTooLargeError, InvalidPathError, PathNotFoundError } from '../..
 import { createDriver } from '../../drivers/factory.js';
 import { compareBytewise } from '../../drivers/paths.js';
 import { listTree, loadTreeIntoGcs, uploadTreeToS3, type TreeFile } from '../helpers/driver-backends.js';
+import { filesystemStorage, gcsStorage, s3Storage } from '../helpers/storage-configs.js';
 import { writeEdgeTree, type EdgeTree } from '../helpers/edge-tree.js';
 import { startGcsServer, type GcsTestServer } from '../helpers/gcs-server.js';
-import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 
 const TREES = ['real', 'quirks', 'edge'] as const;
 type TreeName = (typeof TREES)[number];
@@ -40,25 +41,9 @@ const drivers = {} as Record<TreeName, StorageDriver[]>;
 
 async function driversFor(tree: TreeName): Promise<StorageDriver[]> {
   return Promise.all([
-    createDriver({ driver: 'filesystem', key: 'filesystem', parameters: { rootdirectory: roots[tree] } }),
-    createDriver({
-      driver: 's3',
-      key: 's3',
-      parameters: {
-        bucket: s3.bucket,
-        region: 'us-east-1',
-        regionendpoint: s3.endpoint,
-        accesskey: S3_ACCESS_KEY,
-        secretkey: S3_SECRET_KEY,
-        rootdirectory: `/${tree}/root`,
-        maxrequestspersecond: 0,
-      },
-    }),
-    createDriver({
-      driver: 'gcs',
-      key: 'gcs',
-      parameters: { bucket: GCS_BUCKET, rootdirectory: `/${tree}/`, endpoint: gcs.endpoint },
-    }),
+    createDriver(filesystemStorage(roots[tree])),
+    createDriver(s3Storage(s3, `/${tree}/root`, { maxrequestspersecond: 0 })),
+    createDriver(gcsStorage(gcs, GCS_BUCKET, `/${tree}/`)),
   ]);
 }
 
@@ -339,11 +324,7 @@ describe('filesystem symlinks', () => {
     symlinkSync(join(outside, 'secret'), join(repo, 'ok/current/escape'));
     symlinkSync(outside, join(repo, 'escaped-dir'));
     symlinkSync(join(repo, 'ok'), join(repo, 'inside'));
-    driver = await createDriver({
-      driver: 'filesystem',
-      key: 'filesystem',
-      parameters: { rootdirectory: root },
-    });
+    driver = await createDriver(filesystemStorage(root));
   });
   afterAll(async () => {
     await driver.close();

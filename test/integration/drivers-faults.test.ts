@@ -11,11 +11,12 @@ import type { FileInfo, StorageDriver } from '../../drivers/driver.js';
 import { PathNotFoundError, StorageDriverError } from '../../drivers/errors.js';
 import { createDriver } from '../../drivers/factory.js';
 import { listTree, loadTreeIntoGcs, uploadTreeToS3, type TreeFile } from '../helpers/driver-backends.js';
+import { gcsStorage, s3Storage } from '../helpers/storage-configs.js';
 import { writeEdgeTree, type EdgeTree } from '../helpers/edge-tree.js';
 import { faults, startFaultProxy, type Fault, type FaultProxy } from '../helpers/fault-proxy.js';
 import { startGcsServer, type GcsTestServer } from '../helpers/gcs-server.js';
 import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
-import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 
 const V2 = '/docker/registry/v2';
 const MAX_RETRIES = 3;
@@ -46,33 +47,15 @@ afterAll(async () => {
 function makeDriver(kind: 's3' | 'gcs', log: CapturedLog): Promise<StorageDriver> {
   if (kind === 's3') {
     return createDriver(
-      {
-        driver: 's3',
-        key: 's3',
-        parameters: {
-          bucket: s3.bucket,
-          regionendpoint: proxies.s3.url,
-          accesskey: S3_ACCESS_KEY,
-          secretkey: S3_SECRET_KEY,
-          rootdirectory: 'faults',
-          maxretries: MAX_RETRIES,
-          maxrequestspersecond: 0,
-        },
-      },
+      s3Storage({ bucket: s3.bucket, endpoint: proxies.s3.url }, 'faults', {
+        maxretries: MAX_RETRIES,
+        maxrequestspersecond: 0,
+      }),
       { logger: log.logger, retry: RETRY },
     );
   }
   return createDriver(
-    {
-      driver: 'gcs',
-      key: 'gcs',
-      parameters: {
-        bucket: 'faults',
-        rootdirectory: 'faults',
-        endpoint: proxies.gcs.url,
-        maxretries: MAX_RETRIES,
-      },
-    },
+    gcsStorage({ endpoint: proxies.gcs.url }, 'faults', 'faults', { maxretries: MAX_RETRIES }),
     { logger: log.logger, retry: RETRY },
   );
 }
@@ -177,28 +160,8 @@ describe.each(['s3', 'gcs'] as const)('%s through the fault proxy', (kind) => {
   it('stops early when the time bound is reached', async () => {
     const quick = await createDriver(
       kind === 's3'
-        ? {
-            driver: 's3',
-            key: 's3',
-            parameters: {
-              bucket: s3.bucket,
-              regionendpoint: proxies.s3.url,
-              accesskey: S3_ACCESS_KEY,
-              secretkey: S3_SECRET_KEY,
-              rootdirectory: 'faults',
-              maxretries: 50,
-            },
-          }
-        : {
-            driver: 'gcs',
-            key: 'gcs',
-            parameters: {
-              bucket: 'faults',
-              rootdirectory: 'faults',
-              endpoint: proxies.gcs.url,
-              maxretries: 50,
-            },
-          },
+        ? s3Storage({ bucket: s3.bucket, endpoint: proxies.s3.url }, 'faults', { maxretries: 50 })
+        : gcsStorage({ endpoint: proxies.gcs.url }, 'faults', 'faults', { maxretries: 50 }),
       {
         logger: log.logger,
         retry: { baseDelayMs: 50, maxDelayMs: 50, maxElapsedMs: 300, attemptTimeoutMs: 700 },

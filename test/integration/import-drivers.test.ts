@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StorageDriver } from '../../drivers/driver.js';
 import { PathNotFoundError } from '../../drivers/errors.js';
-import { createDriver } from '../../drivers/factory.js';
-import type { StorageConfig } from '../../src/config/types.js';
+import { createDriver, type DriverSelection } from '../../drivers/factory.js';
 import { MAX_EXAMPLES, type Report } from '../../src/importer/report.js';
 import { runImport } from '../../src/importer/run.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { listTree, loadTreeIntoGcs, uploadTreeToS3, type TreeFile } from '../helpers/driver-backends.js';
+import { gcsStorage, s3Storage } from '../helpers/storage-configs.js';
 import { startGcsServer, type GcsTestServer } from '../helpers/gcs-server.js';
 import type { Dump } from '../helpers/golden.js';
 import { copyTree, FIXTURES, importOptions, type TreeCopy } from '../helpers/import-run.js';
@@ -57,26 +57,10 @@ function fixtureFiles(fixture: Fixture): TreeFile[] {
   return listTree(join(FIXTURES, fixture)).filter((f) => !f.path.startsWith(`${LOCKFILES}/`));
 }
 
-function storageConfig(fixture: Fixture, backend: 's3' | 'gcs'): StorageConfig {
-  if (backend === 's3') {
-    return {
-      driver: 's3',
-      key: 's3',
-      parameters: {
-        bucket: s3.bucket,
-        region: 'us-east-1',
-        regionendpoint: s3.endpoint,
-        accesskey: S3_ACCESS_KEY,
-        secretkey: S3_SECRET_KEY,
-        rootdirectory: `/${rootOf(fixture, 's3')}`,
-      },
-    };
-  }
-  return {
-    driver: 'gcs',
-    key: 'gcs',
-    parameters: { bucket: GCS_BUCKET, endpoint: gcs.endpoint, rootdirectory: rootOf(fixture, 'gcs') },
-  };
+function storageConfig(fixture: Fixture, backend: 's3' | 'gcs'): DriverSelection {
+  return backend === 's3'
+    ? s3Storage(s3, `/${rootOf(fixture, 's3')}`)
+    : gcsStorage(gcs, GCS_BUCKET, rootOf(fixture, 'gcs'));
 }
 
 /** Uploads the fixture once per object-store backend (each fixture under its own prefix). */

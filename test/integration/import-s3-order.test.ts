@@ -10,17 +10,17 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDriver } from '../../drivers/factory.js';
+import { createDriver, type DriverSelection } from '../../drivers/factory.js';
 import type { StorageDriver } from '../../drivers/driver.js';
-import type { StorageConfig } from '../../src/config/types.js';
 import { runImport } from '../../src/importer/run.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { listTree, loadTreeIntoGcs, uploadTreeToS3 } from '../helpers/driver-backends.js';
+import { filesystemStorage, gcsStorage, s3Storage } from '../helpers/storage-configs.js';
 import { startGcsServer, type GcsTestServer } from '../helpers/gcs-server.js';
 import type { Dump } from '../helpers/golden.js';
 import { FIXTURES, importOptions } from '../helpers/import-run.js';
 import { captureLog } from '../helpers/log-capture.js';
-import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { importDump } from './import-kill-support.js';
 
 const REPOS = 'docker/registry/v2/repositories/group';
@@ -74,23 +74,10 @@ afterAll(async () => {
   if (tree) await rm(tree, { recursive: true, force: true });
 });
 
-function s3Config(server: S3TestServer): StorageConfig {
-  return {
-    driver: 's3',
-    key: 's3',
-    parameters: {
-      bucket: server.bucket,
-      region: 'us-east-1',
-      regionendpoint: server.endpoint,
-      accesskey: S3_ACCESS_KEY,
-      secretkey: S3_SECRET_KEY,
-      rootdirectory: `/${ROOT}`,
-    },
-  };
-}
+const s3Config = (server: S3TestServer): DriverSelection => s3Storage(server, `/${ROOT}`);
 
 /** Imports from `config` and returns the dump (storage_driver aside) and what was logged as warnings. */
-async function importFrom(config: StorageConfig): Promise<{ dump: Dump; warnings: string[] }> {
+async function importFrom(config: DriverSelection): Promise<{ dump: Dump; warnings: string[] }> {
   const db = await freshDatabase();
   dbs.push(db);
   const log = captureLog('warn');
@@ -113,11 +100,7 @@ describe('names that sort differently in a directory walk and in a listing', { t
   let expected: Dump;
 
   beforeAll(async () => {
-    ({ dump: expected } = await importFrom({
-      driver: 'filesystem',
-      key: 'filesystem',
-      parameters: { rootdirectory: tree },
-    }));
+    ({ dump: expected } = await importFrom(filesystemStorage(tree)));
   });
 
   it('the filesystem import has every repository and tag of the tree', () => {
@@ -141,11 +124,7 @@ describe('names that sort differently in a directory walk and in a listing', { t
   });
 
   it('imports the same rows from the GCS server', async () => {
-    const { dump, warnings } = await importFrom({
-      driver: 'gcs',
-      key: 'gcs',
-      parameters: { bucket: GCS_BUCKET, endpoint: gcs.endpoint, rootdirectory: ROOT },
-    });
+    const { dump, warnings } = await importFrom(gcsStorage(gcs, GCS_BUCKET, ROOT));
     expect(dump).toEqual(expected);
     expect(warnings).toEqual([]);
   });

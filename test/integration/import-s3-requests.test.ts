@@ -17,6 +17,7 @@ import { runImport } from '../../src/importer/run.js';
 import { REPOSITORIES_ROOT } from '../../src/registry/paths.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { keyFor, listTree, uploadTreeToS3, type TreeFile } from '../helpers/driver-backends.js';
+import { s3Storage } from '../helpers/storage-configs.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { dumpTables, resetImportTables, type Dump } from '../helpers/golden.js';
 import { copyTree, FIXTURES, importOptions } from '../helpers/import-run.js';
@@ -79,19 +80,9 @@ interface S3Import {
 async function importFromS3(prefix: string): Promise<S3Import> {
   await resetImportTables(db.pool);
   proxy.reset();
-  const driver = await createDriver({
-    driver: 's3',
-    key: 's3',
-    parameters: {
-      bucket: s3.bucket,
-      region: 'us-east-1',
-      regionendpoint: proxy.url,
-      accesskey: S3_ACCESS_KEY,
-      secretkey: S3_SECRET_KEY,
-      rootdirectory: `/${prefix}`,
-      maxrequestspersecond: 0,
-    },
-  });
+  const driver = await createDriver(
+    s3Storage({ bucket: s3.bucket, endpoint: proxy.url }, `/${prefix}`, { maxrequestspersecond: 0 }),
+  );
   try {
     const report = await runImport({ pool: db.pool, driver }, importOptions());
     return {

@@ -35,6 +35,18 @@ describe('RequestRunner', () => {
     expect(log.messages('transient storage error, retrying').map((x) => x['retry'])).toEqual([1, 2]);
   });
 
+  it("adds every attempt to the counts it is given (the driver's)", async () => {
+    const counts = { list: 5, get: 0, stat: 0, put: 0, delete: 0 };
+    const { r } = runner({ counts });
+    let calls = 0;
+    await r.run({ kind: 'list', operation: 'List', path: '/a' }, async () => {
+      if (++calls < 2) throw transientError;
+      return 'ok';
+    });
+    expect(counts).toEqual({ list: 7, get: 0, stat: 0, put: 0, delete: 0 });
+    expect(r.requestCounts()).toEqual(counts);
+  });
+
   it('ends with StorageDriverError after maxAttempts', async () => {
     const { r, log } = runner();
     const err = await r
