@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isatty } from 'node:tty';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 
 export type { Logger };
 
@@ -69,7 +69,17 @@ export function writesText(opts: Pick<LoggerOptions, 'destination' | 'format'>):
   return fd !== undefined && isatty(fd);
 }
 
+/**
+ * pino-pretty is loaded only when text lines are written: loading it costs ~0.13 s of CPU at every
+ * start, and an import in a job or a pipe (JSON lines) never uses it.
+ */
+const requireFromHere = createRequire(import.meta.url);
+function loadPretty(): typeof import('pino-pretty') {
+  return requireFromHere('pino-pretty') as typeof import('pino-pretty');
+}
+
 function textDestination(dest: LoggerOptions['destination']): DestinationStream {
+  const pretty = loadPretty();
   const fd = fdOf(dest);
   const target = fd ?? (dest as { file?: string }).file;
   if (target === undefined) throw new Error('text log lines need stderr, stdout or a file');
