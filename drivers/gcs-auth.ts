@@ -97,7 +97,8 @@ async function readKey(path: string): Promise<Record<string, unknown>> {
 }
 
 async function tokenClient(source: CredentialSource): Promise<TokenClient> {
-  const key = source.credentials ?? (source.keyFile === undefined ? undefined : await readKey(source.keyFile));
+  const key =
+    source.credentials ?? (source.keyFile === undefined ? undefined : await readKey(source.keyFile));
   const gal = await import('google-auth-library');
   const clientOptions = { eagerRefreshThresholdMillis: TOKEN_REFRESH_MARGIN_MS };
   if (key === undefined) return new gal.GoogleAuth({ scopes: GCS_SCOPES, clientOptions }).getClient();
@@ -120,14 +121,24 @@ async function tokenClient(source: CredentialSource): Promise<TokenClient> {
   return new gal.GoogleAuth({ credentials: key, scopes: GCS_SCOPES, clientOptions }).getClient();
 }
 
-/** Why getting a token failed, without the library's error object (its request holds the signed JWT). */
-function authFailure(err: unknown): GcsAuthError {
+/**
+ * Why getting a token failed, and what to check; without the library's error object, whose request
+ * holds the signed assertion.
+ */
+function authFailure(err: unknown, source: CredentialSource): GcsAuthError {
   if (err instanceof GcsAuthError) return err;
   const e = err as { message?: unknown; status?: unknown; code?: unknown };
   const what = [typeof e?.status === 'number' ? `HTTP ${e.status}` : undefined, e?.code, e?.message]
     .filter((x) => typeof x === 'string' || typeof x === 'number')
     .join(': ');
-  return new GcsAuthError(`cannot get a GCS access token: ${what || String(err)}`, isTransientGcsError(err));
+  const check =
+    source.keyFile !== undefined || source.credentials !== undefined
+      ? 'check the service-account key (keyfile or credentials) and its token_uri'
+      : 'check the default credentials (GOOGLE_APPLICATION_CREDENTIALS, the metadata server), or set keyfile';
+  return new GcsAuthError(
+    `cannot get a GCS access token: ${what || String(err)}; ${check}`,
+    isTransientGcsError(err),
+  );
 }
 
 /** Cached Authorization (and quota project) headers from `source`, or default credentials. */
@@ -144,7 +155,7 @@ export function googleAuthHeaders(source: CredentialSource, now?: () => number):
       const expiry = c.credentials?.expiry_date;
       return typeof expiry === 'number' ? { headers, expiresAt: expiry } : { headers };
     } catch (err) {
-      throw authFailure(err);
+      throw authFailure(err, source);
     }
   }, now);
 }

@@ -62,7 +62,11 @@ class GcsBackend implements ObjectBackend {
   }
 
   async head(key: string, signal: AbortSignal): Promise<HeadResult> {
-    const body = await this.http.fetch('GET', `${objectPath(this.bucket, key)}?fields=${HEAD_FIELDS}`, signal);
+    const body = await this.http.fetch(
+      'GET',
+      `${objectPath(this.bucket, key)}?fields=${HEAD_FIELDS}`,
+      signal,
+    );
     const meta = JSON.parse(body.toString('utf8')) as { size?: string; updated?: string };
     return { size: Number(meta.size ?? 0), modTime: meta.updated ? new Date(meta.updated) : undefined };
   }
