@@ -3,6 +3,8 @@
  * (https://cloud.google.com/storage/docs/json_api/v1/objects): objects.list (prefix, delimiter,
  * pageToken, maxResults, startOffset, endOffset → items, prefixes, nextPageToken), objects.get
  * (metadata, or `alt=media` with Range), simple/multipart uploads (objects.insert) and objects.delete.
+ * JSON replies honour `fields` (partial responses, https://cloud.google.com/storage/docs/json_api#partial-response:
+ * `a,b(c,d)`), as Google's servers do.
  * Errors are shaped as Google returns them: { "error": { "code", "message", "errors": [...] } }.
  * Objects live in memory, names kept sorted bytewise.
  *
@@ -119,8 +121,55 @@ function sendError(res: ServerResponse, code: number, message: string, reason: s
   res.end(body);
 }
 
-function sendJson(res: ServerResponse, value: unknown): void {
-  const body = JSON.stringify(value);
+/** A `fields` selection: each name picked, with the selection below it (`b(c,d)`), or all of it. */
+type Selection = Map<string, Selection | undefined>;
+
+/** Parses `a,b(c,d)`; throws on unbalanced parentheses. */
+export function parseFields(fields: string): Selection {
+  let i = 0;
+  const level = (): Selection => {
+    const out: Selection = new Map();
+    let name = '';
+    const flush = (sub?: Selection): void => {
+      if (name.trim() !== '') out.set(name.trim(), sub);
+      name = '';
+    };
+    while (i < fields.length) {
+      const c = fields[i++]!;
+      if (c === ',') flush();
+      else if (c === '(') {
+        const n = name;
+        const sub = level();
+        if (fields[i - 1] !== ')') throw new Error(`unbalanced fields: ${fields}`);
+        name = n;
+        flush(sub);
+        if (fields[i] === ',') i++;
+      } else if (c === ')') {
+        flush();
+        return out;
+      } else name += c;
+    }
+    flush();
+    return out;
+  };
+  const top = level();
+  if (i < fields.length) throw new Error(`unbalanced fields: ${fields}`);
+  return top;
+}
+
+function select(value: unknown, sel: Selection): unknown {
+  if (Array.isArray(value)) return value.map((v) => select(v, sel));
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, sub] of sel) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = sub ? select(v, sub) : v;
+  }
+  return out;
+}
+
+function sendJson(res: ServerResponse, value: unknown, fields?: string | null): void {
+  const body = JSON.stringify(fields ? select(value, parseFields(fields)) : value);
   res.writeHead(200, {
     'content-type': 'application/json; charset=UTF-8',
     'content-length': Buffer.byteLength(body),
@@ -203,7 +252,7 @@ function list(res: ServerResponse, bucket: string, store: BucketStore, q: URLSea
   if (items.length > 0) out['items'] = items;
   if (prefixes.length > 0) out['prefixes'] = prefixes;
   if (truncated && last !== undefined) out['nextPageToken'] = Buffer.from(last, 'utf8').toString('base64url');
-  sendJson(res, out);
+  sendJson(res, out, q.get('fields'));
 }
 
 function media(req: IncomingMessage, res: ServerResponse, o: StoredObject): void {
@@ -330,7 +379,7 @@ export async function startGcsServer(opts: { auth?: GcsServerAuth } = {}): Promi
       }
       if (!name) return sendError(res, 400, 'Required parameter: name', 'required');
       const obj = bucketOf(bucket).put(name, data, contentType);
-      return sendJson(res, resource(bucket, name, obj));
+      return sendJson(res, resource(bucket, name, obj), q.get('fields'));
     }
     const m = /^\/storage\/v1\/b\/([^/]+)\/o(?:\/(.+))?$/.exec(url.pathname);
     if (!m) return sendError(res, 404, `Not Found: ${url.pathname}`, 'notFound');
@@ -353,7 +402,7 @@ export async function startGcsServer(opts: { auth?: GcsServerAuth } = {}): Promi
     if (req.method !== 'GET') return sendError(res, 405, 'Method not allowed', 'methodNotAllowed');
     if (!obj) return sendError(res, 404, `No such object: ${bucketName}/${name}`, 'notFound');
     if (q.get('alt') === 'media') return media(req, res, obj);
-    return sendJson(res, resource(bucketName, name, obj));
+    return sendJson(res, resource(bucketName, name, obj), q.get('fields'));
   };
 
   const server: Server = createServer((req, res) => {
