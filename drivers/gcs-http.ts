@@ -36,7 +36,7 @@ export class GcsAuthError extends Error {
   }
 }
 
-/** The HTTP status of a failure: ours and the SDK's carry it as `code`, gaxios's in `response`. */
+/** The HTTP status of a failure: GcsResponseError carries it as `code`, gaxios's errors in `response`. */
 function statusOf(err: unknown): number | undefined {
   const e = err as { code?: unknown; response?: { status?: unknown } } | undefined;
   if (typeof e?.code === 'number') return e.code;

@@ -44,7 +44,7 @@ export interface IssuedToken {
 }
 
 export interface GcsTestServer {
-  /** http://127.0.0.1:<port>, the SDK's apiEndpoint */
+  /** http://127.0.0.1:<port>, the driver's `endpoint` */
   readonly endpoint: string;
   /** `<endpoint>/token` (served only with `auth`) */
   readonly tokenUri: string;
