@@ -6,9 +6,9 @@
  * own work. Reference: https://cloud.google.com/storage/docs/json_api/v1/objects and
  * https://cloud.google.com/storage/docs/uploading-objects (uploadType=media).
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { md5FromBase64 } from './content-md5.js';
+import { KeepAliveClient, readAll } from './http-client.js';
 import type { ListPage, ListQuery, ObjectEntry } from './object-walk.js';
 import { isNetworkError } from './requests.js';
 
@@ -128,24 +128,10 @@ export function parseListPage(body: string): ListPage {
   };
 }
 
-/** Reads a whole response into one Buffer (data events: no async iterator per response). */
-export function readBody(res: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    res.on('data', (c: Buffer) => {
-      chunks.push(c);
-      total += c.length;
-    });
-    res.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)));
-    res.once('error', reject);
-  });
-}
-
 export interface GcsHttpOptions {
   /** gcsBaseUrl(endpoint) */
   readonly baseUrl: string;
-  /** Sockets kept per host: the driver's request concurrency, so the adaptive limit never waits on one. */
+  /** Sockets kept (http-client.ts): the driver's request concurrency. */
   readonly maxSockets: number;
   /**
    * Headers that authorize the next request (an OAuth2 bearer token, gcs-auth.ts), or undefined:
@@ -160,24 +146,17 @@ export interface GcsRequestExtra {
 }
 
 export class GcsHttp {
-  private readonly url: URL;
-  private readonly agent: HttpAgent;
-  private readonly send: typeof httpRequest;
+  private readonly client: KeepAliveClient;
   /** Prefix of every request path (a base URL may carry one, e.g. a proxy's). */
   private readonly basePath: string;
 
   constructor(private readonly opts: GcsHttpOptions) {
-    this.url = new URL(opts.baseUrl);
-    this.basePath = this.url.pathname.replace(/\/+$/, '');
-    const secure = this.url.protocol === 'https:';
-    this.agent = secure
-      ? new HttpsAgent({ keepAlive: true, maxSockets: opts.maxSockets })
-      : new HttpAgent({ keepAlive: true, maxSockets: opts.maxSockets });
-    this.send = (secure ? httpsRequest : httpRequest) as typeof httpRequest;
+    this.client = new KeepAliveClient({ endpoint: opts.baseUrl, maxSockets: opts.maxSockets });
+    this.basePath = this.client.url.pathname.replace(/\/+$/, '');
   }
 
   destroy(): void {
-    this.agent.destroy();
+    this.client.destroy();
   }
 
   /** Sends one request; resolves with a 2xx response once its headers are in (body unread). */
@@ -193,31 +172,16 @@ export class GcsHttp {
       headers['content-type'] = 'application/octet-stream';
       headers['content-length'] = String(extra.body.length);
     }
-    return new Promise((resolve, reject) => {
-      const req = this.send(
-        {
-          protocol: this.url.protocol,
-          hostname: this.url.hostname,
-          port: this.url.port,
-          method,
-          path: this.basePath + path,
-          headers,
-          agent: this.agent,
-          signal,
-        },
-        (res) => {
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolve(res);
-          readBody(res).then((body) => reject(parseGcsError(status, body.toString('utf8'))), reject);
-        },
-      );
-      req.once('error', reject);
-      req.end(extra.body);
-    });
+    return this.client.request(
+      { method, path: this.basePath + path, headers, body: extra.body, signal },
+      failure,
+    );
   }
 
   /** A request whose whole reply body is wanted (list pages, metadata). */
   async fetch(method: string, path: string, signal: AbortSignal, extra?: GcsRequestExtra): Promise<Buffer> {
-    return readBody(await this.request(method, path, signal, extra));
+    return readAll(await this.request(method, path, signal, extra));
   }
 }
+
+const failure = (status: number, body: Buffer): Error => parseGcsError(status, body.toString('utf8'));
