@@ -40,7 +40,7 @@ export default tseslint.config(
           patterns: [
             { group: ['pg', 'pg-copy-streams'], message: 'Only src/db/ imports pg (STYLE.md).' },
             {
-              group: ['@aws-sdk/*', '@google-cloud/*'],
+              group: ['@aws-sdk/*', '@google-cloud/*', 'google-auth-library'],
               message: 'Only drivers/ imports a cloud SDK (STYLE.md).',
             },
           ],

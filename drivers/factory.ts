@@ -66,7 +66,7 @@ export async function createDriver(
     }
     case 'gcs': {
       const p = gcsFromParameters(storage.key, storage.parameters);
-      // Loaded only when configured, like the AWS SDK (~30 MB resident).
+      // Loaded only when configured; google-auth-library only once a token is needed (gcs-auth.ts).
       const { GcsDriver } = await import('./gcs.js');
       return new GcsDriver({
         ...p,

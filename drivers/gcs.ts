@@ -1,17 +1,28 @@
 /**
- * GCS backend on @google-cloud/storage v7. Keys: rootdirectory stripped of surrounding '/', plus one
- * '/' when non-empty, then the driver path without its leading '/' (spec §1.1). The SDK's retries are
- * off (autoRetry false): the shared RequestRunner retries, so each counted attempt is one HTTP request.
- * With a custom endpoint (emulators, tests) and no credentials, requests are sent without auth.
+ * GCS driver: the object-store driver over the JSON API's five calls on node:http(s) (gcs-http.ts),
+ * authorized with tokens from google-auth-library (gcs-auth.ts). Keys: rootdirectory stripped of
+ * surrounding '/', plus one '/' when non-empty, then the driver path without its leading '/' (spec
+ * §1.1). Nothing here retries: the shared RequestRunner does, so each counted attempt is one HTTP
+ * request. With a custom endpoint and no credentials, requests are sent without auth (emulators,
+ * tests); with a key, or with neither key nor endpoint (default credentials), with a bearer token.
  */
-import type { Readable } from 'node:stream';
-import { Storage, type Bucket, type StorageOptions } from '@google-cloud/storage';
 import type { Logger } from 'pino';
-import { md5FromBase64 } from './content-md5.js';
+import { googleAuthHeaders } from './gcs-auth.js';
+import {
+  gcsBaseUrl,
+  GcsHttp,
+  isGcsNotFound,
+  isTransientGcsError,
+  listPath,
+  objectPath,
+  parseListPage,
+} from './gcs-http.js';
+import type { GcsParameters } from './gcs-params.js';
 import type { ListPage, ListQuery, ObjectWalkTuning } from './object-walk.js';
 import { ObjectStoreDriver, type GetResult, type HeadResult, type ObjectBackend } from './object-store.js';
-import type { GcsParameters } from './gcs-params.js';
-import { isNetworkError, type RetryPolicy } from './requests.js';
+import type { RetryPolicy } from './requests.js';
+
+export { isTransientGcsError } from './gcs-http.js';
 
 /** The parsed parameters (gcs-params.ts, where each is described) and what the factory adds. */
 export interface GcsDriverOptions extends Omit<GcsParameters, 'maxConcurrency'> {
@@ -22,58 +33,15 @@ export interface GcsDriverOptions extends Omit<GcsParameters, 'maxConcurrency'> 
   readonly logger?: Logger;
 }
 
-interface GcsFailure {
-  code?: number | string;
-  response?: { status?: number };
-}
-
-function statusOf(err: unknown): number | undefined {
-  const e = err as GcsFailure;
-  if (typeof e?.code === 'number') return e.code;
-  return e?.response?.status;
-}
-
-export function isTransientGcsError(err: unknown): boolean {
-  const status = statusOf(err);
-  if (status !== undefined && (status === 429 || status === 408 || status >= 500)) return true;
-  return isNetworkError(err);
-}
-
 export function gcsKeyPrefix(rootDirectory: string | undefined): string {
   const root = (rootDirectory ?? '').replace(/^\/+|\/+$/g, '');
   return root === '' ? '' : `${root}/`;
 }
 
-interface RawObject {
-  name?: string;
-  size?: string | number;
-  updated?: string;
-  md5Hash?: string;
-}
+/** The fields of an object's metadata that stat needs. */
+const HEAD_FIELDS = 'size,updated';
 
-/** Waits for a download's first outcome, so a missing object fails in its request, not later. */
-function started(stream: Readable): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onReadable = (): void => {
-      cleanup();
-      resolve();
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    const cleanup = (): void => {
-      stream.off('readable', onReadable);
-      stream.off('end', onReadable);
-      stream.off('error', onError);
-    };
-    stream.on('readable', onReadable);
-    stream.on('end', onReadable);
-    stream.on('error', onError);
-  });
-}
-
-/** The GCS JSON-API calls ObjectStoreDriver plugs in: one SDK call each, the SDK's retries off. */
+/** The JSON API calls ObjectStoreDriver plugs in, one HTTP request each. */
 class GcsBackend implements ObjectBackend {
   readonly operations = {
     list: 'objects.list',
@@ -83,57 +51,50 @@ class GcsBackend implements ObjectBackend {
     delete: 'objects.delete',
   } as const;
 
-  constructor(private readonly bucket: Bucket) {}
+  constructor(
+    private readonly http: GcsHttp,
+    private readonly bucket: string,
+  ) {}
 
-  async listPage(q: ListQuery & { readonly limit?: number }): Promise<ListPage> {
-    const query = {
-      prefix: q.prefix,
-      delimiter: q.delimiter ? '/' : undefined,
-      pageToken: q.token,
-      // startOffset is inclusive; walkObjects drops the key equal to startAfter.
-      startOffset: q.token === undefined ? q.startAfter : undefined,
-      endOffset: q.end,
-      maxResults: q.limit ?? 1000,
-      autoPaginate: false,
-      fields: 'items(name,size,updated,md5Hash),prefixes,nextPageToken',
-    };
-    const [items, , response] = await this.bucket.getFiles(query);
-    const resp = (response ?? {}) as { prefixes?: string[]; nextPageToken?: string };
-    return {
-      objects: (items as unknown as RawObject[]).map((o) => ({
-        key: o.name ?? '',
-        size: Number(o.size ?? 0),
-        modTime: o.updated ? new Date(o.updated) : undefined,
-        md5: md5FromBase64(o.md5Hash),
-      })),
-      prefixes: resp.prefixes ?? [],
-      nextToken: resp.nextPageToken || undefined,
-    };
+  async listPage(q: ListQuery & { readonly limit?: number }, signal: AbortSignal): Promise<ListPage> {
+    const body = await this.http.fetch('GET', listPath(this.bucket, q), signal);
+    return parseListPage(body.toString('utf8'));
   }
 
-  async head(key: string): Promise<HeadResult> {
-    const [meta] = await this.bucket.file(key).getMetadata();
+  async head(key: string, signal: AbortSignal): Promise<HeadResult> {
+    const body = await this.http.fetch(
+      'GET',
+      `${objectPath(this.bucket, key)}?fields=${HEAD_FIELDS}`,
+      signal,
+    );
+    const meta = JSON.parse(body.toString('utf8')) as { size?: string; updated?: string };
     return { size: Number(meta.size ?? 0), modTime: meta.updated ? new Date(meta.updated) : undefined };
   }
 
-  async get(key: string, _signal: AbortSignal, offset?: number): Promise<GetResult> {
-    const stream = this.bucket
-      .file(key)
-      .createReadStream(offset ? { start: offset, validation: false } : { validation: false });
-    await started(stream);
-    return { body: stream };
+  async get(key: string, signal: AbortSignal, offset?: number): Promise<GetResult> {
+    const res = await this.http.request(
+      'GET',
+      `${objectPath(this.bucket, key)}?alt=media`,
+      signal,
+      offset ? { range: `bytes=${offset}-` } : {},
+    );
+    const length = res.headers['content-length'];
+    return length === undefined ? { body: res } : { body: res, size: Number(length) };
   }
 
-  async put(key: string, content: Buffer): Promise<void> {
-    await this.bucket.file(key).save(content, { resumable: false, validation: false });
+  async put(key: string, content: Buffer, signal: AbortSignal): Promise<void> {
+    const path =
+      `/upload/storage/v1/b/${encodeURIComponent(this.bucket)}/o` +
+      `?uploadType=media&name=${encodeURIComponent(key)}&fields=generation`;
+    await this.http.fetch('POST', path, signal, { body: content });
   }
 
-  async remove(key: string): Promise<void> {
-    await this.bucket.file(key).delete();
+  async remove(key: string, signal: AbortSignal): Promise<void> {
+    await this.http.fetch('DELETE', objectPath(this.bucket, key), signal);
   }
 
   isNotFound(err: unknown): boolean {
-    return statusOf(err) === 404;
+    return isGcsNotFound(err);
   }
 
   isTransient(err: unknown): boolean {
@@ -141,23 +102,20 @@ class GcsBackend implements ObjectBackend {
   }
 
   async close(): Promise<void> {
-    // The SDK keeps no sockets open beyond its shared keep-alive agent.
+    this.http.destroy();
   }
 }
 
-function storageOptions(opts: GcsDriverOptions): StorageOptions {
-  const config: StorageOptions = {
-    retryOptions: { autoRetry: false },
-    timeout: opts.retry?.attemptTimeoutMs ?? 60_000,
-    projectId: opts.projectId,
-  };
-  if (opts.endpoint) {
-    config.apiEndpoint = opts.endpoint;
-    config.useAuthWithCustomEndpoint = Boolean(opts.keyFile || opts.credentials);
-  }
-  if (opts.keyFile) config.keyFilename = opts.keyFile;
-  if (opts.credentials) config.credentials = opts.credentials as StorageOptions['credentials'];
-  return config;
+function gcsHttp(opts: GcsDriverOptions): GcsHttp {
+  const keyed = opts.keyFile !== undefined || opts.credentials !== undefined;
+  return new GcsHttp({
+    baseUrl: gcsBaseUrl(opts.endpoint),
+    maxSockets: opts.concurrency,
+    auth:
+      keyed || opts.endpoint === undefined
+        ? googleAuthHeaders({ keyFile: opts.keyFile, credentials: opts.credentials }).headers
+        : undefined,
+  });
 }
 
 export class GcsDriver extends ObjectStoreDriver {
@@ -165,7 +123,7 @@ export class GcsDriver extends ObjectStoreDriver {
     super({
       name: 'gcs',
       keyPrefix: gcsKeyPrefix(opts.rootDirectory),
-      backend: new GcsBackend(new Storage(storageOptions(opts)).bucket(opts.bucket)),
+      backend: new GcsBackend(gcsHttp(opts), opts.bucket),
       concurrency: opts.concurrency,
       maxRetries: opts.maxRetries,
       retry: opts.retry,

@@ -7,9 +7,8 @@
  * SDK backend stays in use there (s3.ts). Checked against Ceph radosgw by the driver tests.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { KeepAliveClient } from './http-client.js';
 
 export interface S3HttpOptions {
   /** http(s)://host[:port] */
@@ -120,27 +119,23 @@ export function parseListResult(xml: string): ListResult {
 }
 
 export class S3Http {
-  private readonly url: URL;
+  private readonly client: KeepAliveClient;
   private readonly host: string;
+  private readonly hostname: string;
   private readonly basePath: string;
-  private readonly agent: HttpAgent;
-  private readonly send: typeof httpRequest;
   private signingDay = '';
   private signingKey: Buffer = Buffer.alloc(0);
 
   constructor(private readonly opts: S3HttpOptions) {
-    this.url = new URL(opts.endpoint);
-    const secure = this.url.protocol === 'https:';
-    this.host = opts.pathStyle ? this.url.host : `${opts.bucket}.${this.url.host}`;
+    this.client = new KeepAliveClient(opts);
+    const url = this.client.url;
+    this.host = opts.pathStyle ? url.host : `${opts.bucket}.${url.host}`;
+    this.hostname = opts.pathStyle ? url.hostname : `${opts.bucket}.${url.hostname}`;
     this.basePath = opts.pathStyle ? `/${uriEncode(opts.bucket, false)}` : '';
-    this.agent = secure
-      ? new HttpsAgent({ keepAlive: true, maxSockets: opts.maxSockets, rejectUnauthorized: !opts.skipVerify })
-      : new HttpAgent({ keepAlive: true, maxSockets: opts.maxSockets });
-    this.send = (secure ? httpsRequest : httpRequest) as typeof httpRequest;
   }
 
   destroy(): void {
-    this.agent.destroy();
+    this.client.destroy();
   }
 
   private key(day: string): Buffer {
@@ -192,36 +187,23 @@ export class S3Http {
     headers['authorization'] =
       `AWS4-HMAC-SHA256 Credential=${this.opts.accessKey}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
     if (extra.body) headers['content-length'] = String(extra.body.length);
-    return new Promise((resolve, reject) => {
-      const req = this.send(
-        {
-          protocol: this.url.protocol,
-          hostname: this.opts.pathStyle ? this.url.hostname : `${this.opts.bucket}.${this.url.hostname}`,
-          port: this.url.port,
-          method,
-          path: canonicalQuery ? `${path}?${canonicalQuery}` : path,
-          headers,
-          agent: this.agent,
-          signal,
-        },
-        (res) => {
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolve(res);
-          readAll(res).then((body) => {
-            const xml = body.toString('utf8');
-            const code = tag(xml, 'Code') ?? (status === 404 ? 'NotFound' : `Http${status}`);
-            reject(new S3ResponseError(status, code, tag(xml, 'Message') ?? `HTTP ${status}`));
-          }, reject);
-        },
-      );
-      req.once('error', reject);
-      req.end(extra.body);
-    });
+    return this.client.request(
+      {
+        method,
+        hostname: this.hostname,
+        path: canonicalQuery ? `${path}?${canonicalQuery}` : path,
+        headers,
+        body: extra.body,
+        signal,
+      },
+      failure,
+    );
   }
 }
 
-export async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+/** An S3 error body (XML with Code and Message) as the SDK would have thrown it. */
+function failure(status: number, body: Buffer): Error {
+  const xml = body.toString('utf8');
+  const code = tag(xml, 'Code') ?? (status === 404 ? 'NotFound' : `Http${status}`);
+  return new S3ResponseError(status, code, tag(xml, 'Message') ?? `HTTP ${status}`);
 }

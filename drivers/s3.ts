@@ -8,7 +8,8 @@
 import type { Logger } from 'pino';
 import { md5FromETag } from './content-md5.js';
 import type { ListPage, ListQuery, ObjectWalkTuning } from './object-walk.js';
-import { parseListResult, readAll, S3Http } from './s3-http.js';
+import { readAll } from './http-client.js';
+import { parseListResult, S3Http } from './s3-http.js';
 import { ObjectStoreDriver, type GetResult, type HeadResult, type ObjectBackend } from './object-store.js';
 import { isNetworkError, type RetryPolicy } from './requests.js';
 import type { S3Parameters } from './s3-params.js';

@@ -3,10 +3,19 @@
  * (https://cloud.google.com/storage/docs/json_api/v1/objects): objects.list (prefix, delimiter,
  * pageToken, maxResults, startOffset, endOffset → items, prefixes, nextPageToken), objects.get
  * (metadata, or `alt=media` with Range), simple/multipart uploads (objects.insert) and objects.delete.
+ * JSON replies honour `fields` (partial responses, https://cloud.google.com/storage/docs/json_api#partial-response:
+ * `a,b(c,d)`), as Google's servers do.
  * Errors are shaped as Google returns them: { "error": { "code", "message", "errors": [...] } }.
  * Objects live in memory, names kept sorted bytewise.
+ *
+ * With `auth`, it also plays Google's OAuth2 token endpoint for one service account, at
+ * `<endpoint>/token`: the JWT-bearer grant of RFC 7523 as Google documents it for service accounts
+ * (https://developers.google.com/identity/protocols/oauth2/service-account#httprest): an RS256
+ * assertion with iss, scope, aud (this URL), iat and exp of at most an hour, checked against the
+ * account's public key; the reply is { access_token, expires_in, token_type }. Every other request
+ * then needs `Authorization: Bearer <a token it issued, not expired>`, else 401 as Google answers.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { compareBytewise } from '../../drivers/paths.js';
@@ -19,13 +28,32 @@ interface StoredObject {
   readonly md5: string;
 }
 
+export interface GcsServerAuth {
+  /** The service account (`client_email`) whose assertions the token endpoint accepts. */
+  readonly clientEmail: string;
+  readonly publicKey: KeyObject;
+  /** `expires_in` of the tokens issued, seconds; default 3600. */
+  readonly tokenLifetimeS?: number;
+}
+
+/** One token the token endpoint issued, with the assertion's claims. */
+export interface IssuedToken {
+  readonly scope: string;
+  readonly aud: string;
+  readonly at: number;
+}
+
 export interface GcsTestServer {
-  /** http://127.0.0.1:<port>, the SDK's apiEndpoint */
+  /** http://127.0.0.1:<port>, the driver's `endpoint` */
   readonly endpoint: string;
+  /** `<endpoint>/token` (served only with `auth`) */
+  readonly tokenUri: string;
+  /** Tokens issued by the token endpoint, in order. */
+  readonly tokens: IssuedToken[];
   readonly port: number;
   /** Creates the bucket if needed and stores an object (test setup, not an HTTP call). */
   put(bucket: string, name: string, data: Buffer): void;
-  /** Requests received, by method and path. */
+  /** Storage requests received, by method and path (token requests are in `tokens`). */
   readonly requests: Array<{ method: string; url: string }>;
   close(): Promise<void>;
 }
@@ -93,8 +121,55 @@ function sendError(res: ServerResponse, code: number, message: string, reason: s
   res.end(body);
 }
 
-function sendJson(res: ServerResponse, value: unknown): void {
-  const body = JSON.stringify(value);
+/** A `fields` selection: each name picked, with the selection below it (`b(c,d)`), or all of it. */
+type Selection = Map<string, Selection | undefined>;
+
+/** Parses `a,b(c,d)`; throws on unbalanced parentheses. */
+export function parseFields(fields: string): Selection {
+  let i = 0;
+  const level = (): Selection => {
+    const out: Selection = new Map();
+    let name = '';
+    const flush = (sub?: Selection): void => {
+      if (name.trim() !== '') out.set(name.trim(), sub);
+      name = '';
+    };
+    while (i < fields.length) {
+      const c = fields[i++]!;
+      if (c === ',') flush();
+      else if (c === '(') {
+        const n = name;
+        const sub = level();
+        if (fields[i - 1] !== ')') throw new Error(`unbalanced fields: ${fields}`);
+        name = n;
+        flush(sub);
+        if (fields[i] === ',') i++;
+      } else if (c === ')') {
+        flush();
+        return out;
+      } else name += c;
+    }
+    flush();
+    return out;
+  };
+  const top = level();
+  if (i < fields.length) throw new Error(`unbalanced fields: ${fields}`);
+  return top;
+}
+
+function select(value: unknown, sel: Selection): unknown {
+  if (Array.isArray(value)) return value.map((v) => select(v, sel));
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, sub] of sel) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = sub ? select(v, sub) : v;
+  }
+  return out;
+}
+
+function sendJson(res: ServerResponse, value: unknown, fields?: string | null): void {
+  const body = JSON.stringify(fields ? select(value, parseFields(fields)) : value);
   res.writeHead(200, {
     'content-type': 'application/json; charset=UTF-8',
     'content-length': Buffer.byteLength(body),
@@ -177,7 +252,7 @@ function list(res: ServerResponse, bucket: string, store: BucketStore, q: URLSea
   if (items.length > 0) out['items'] = items;
   if (prefixes.length > 0) out['prefixes'] = prefixes;
   if (truncated && last !== undefined) out['nextPageToken'] = Buffer.from(last, 'utf8').toString('base64url');
-  sendJson(res, out);
+  sendJson(res, out, q.get('fields'));
 }
 
 function media(req: IncomingMessage, res: ServerResponse, o: StoredObject): void {
@@ -210,7 +285,38 @@ function media(req: IncomingMessage, res: ServerResponse, o: StoredObject): void
   res.end(data);
 }
 
-export async function startGcsServer(): Promise<GcsTestServer> {
+const b64urlJson = (part: string): Record<string, unknown> =>
+  JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+
+/** Checks a JWT-bearer assertion; the reason it is refused, or undefined when it is good. */
+function refusal(assertion: string, auth: GcsServerAuth, tokenUri: string): string | undefined {
+  const parts = assertion.split('.');
+  if (parts.length !== 3)
+    return 'Invalid JWT: Token must be a short-lived token and in a reasonable timeframe';
+  const [head, body, sig] = parts as [string, string, string];
+  let header: Record<string, unknown>;
+  let claims: Record<string, unknown>;
+  try {
+    header = b64urlJson(head);
+    claims = b64urlJson(body);
+  } catch {
+    return 'Invalid JWT';
+  }
+  if (header['alg'] !== 'RS256') return 'Invalid JWT: unsupported algorithm';
+  if (!verify('RSA-SHA256', Buffer.from(`${head}.${body}`), auth.publicKey, Buffer.from(sig, 'base64url')))
+    return 'Invalid JWT Signature.';
+  if (claims['iss'] !== auth.clientEmail) return 'Invalid JWT: unknown issuer';
+  if (claims['aud'] !== tokenUri) return 'Invalid JWT: audience is not this token endpoint';
+  const now = Date.now() / 1000;
+  const iat = Number(claims['iat']);
+  const exp = Number(claims['exp']);
+  if (!(Math.abs(iat - now) < 300 && exp > now && exp - iat <= 3600))
+    return 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.';
+  if (typeof claims['scope'] !== 'string' || claims['scope'] === '') return 'Invalid JWT: no scope';
+  return undefined;
+}
+
+export async function startGcsServer(opts: { auth?: GcsServerAuth } = {}): Promise<GcsTestServer> {
   const buckets = new Map<string, BucketStore>();
   const bucketOf = (name: string): BucketStore => {
     let b = buckets.get(name);
@@ -218,10 +324,41 @@ export async function startGcsServer(): Promise<GcsTestServer> {
     return b;
   };
   const requests: Array<{ method: string; url: string }> = [];
+  const tokens: IssuedToken[] = [];
+  /** Access token -> when it expires (epoch ms). */
+  const valid = new Map<string, number>();
+  let tokenUri = '';
+
+  const token = async (req: IncomingMessage, res: ServerResponse, auth: GcsServerAuth): Promise<void> => {
+    const form = new URLSearchParams((await readBody(req)).toString('utf8'));
+    const refused = (description: string): void => {
+      const body = JSON.stringify({ error: 'invalid_grant', error_description: description });
+      res.writeHead(400, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(body);
+    };
+    if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer')
+      return refused('Invalid grant_type');
+    const why = refusal(form.get('assertion') ?? '', auth, tokenUri);
+    if (why) return refused(why);
+    const claims = b64urlJson(form.get('assertion')!.split('.')[1]!);
+    const lifetime = auth.tokenLifetimeS ?? 3600;
+    const access = randomBytes(24).toString('base64url');
+    valid.set(access, Date.now() + lifetime * 1000);
+    tokens.push({ scope: String(claims['scope']), aud: String(claims['aud']), at: Date.now() });
+    sendJson(res, { access_token: access, expires_in: lifetime, token_type: 'Bearer' });
+  };
+
+  const authorized = (req: IncomingMessage): boolean => {
+    const m = /^Bearer (\S+)$/.exec(req.headers['authorization'] ?? '');
+    const expires = m ? valid.get(m[1]!) : undefined;
+    return expires !== undefined && expires > Date.now();
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (opts.auth && url.pathname === '/token' && req.method === 'POST') return token(req, res, opts.auth);
     requests.push({ method: req.method ?? 'GET', url: url.pathname + url.search });
+    if (opts.auth && !authorized(req)) return sendError(res, 401, 'Invalid Credentials', 'authError');
     const q = url.searchParams;
     const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(url.pathname);
     if (upload && req.method === 'POST') {
@@ -242,7 +379,7 @@ export async function startGcsServer(): Promise<GcsTestServer> {
       }
       if (!name) return sendError(res, 400, 'Required parameter: name', 'required');
       const obj = bucketOf(bucket).put(name, data, contentType);
-      return sendJson(res, resource(bucket, name, obj));
+      return sendJson(res, resource(bucket, name, obj), q.get('fields'));
     }
     const m = /^\/storage\/v1\/b\/([^/]+)\/o(?:\/(.+))?$/.exec(url.pathname);
     if (!m) return sendError(res, 404, `Not Found: ${url.pathname}`, 'notFound');
@@ -265,7 +402,7 @@ export async function startGcsServer(): Promise<GcsTestServer> {
     if (req.method !== 'GET') return sendError(res, 405, 'Method not allowed', 'methodNotAllowed');
     if (!obj) return sendError(res, 404, `No such object: ${bucketName}/${name}`, 'notFound');
     if (q.get('alt') === 'media') return media(req, res, obj);
-    return sendJson(res, resource(bucketName, name, obj));
+    return sendJson(res, resource(bucketName, name, obj), q.get('fields'));
   };
 
   const server: Server = createServer((req, res) => {
@@ -274,8 +411,11 @@ export async function startGcsServer(): Promise<GcsTestServer> {
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  tokenUri = `http://127.0.0.1:${port}/token`;
   return {
     endpoint: `http://127.0.0.1:${port}`,
+    tokenUri,
+    tokens,
     port,
     requests,
     put: (bucket, name, data) => void bucketOf(bucket).put(name, data),

@@ -1,6 +1,6 @@
 /**
- * Issue 14 on the object stores (s3rver over HTTP with the AWS SDK, the local GCS server with the
- * GCS SDK), the real tree uploaded under a root prefix: a prefix import with storage tag times takes
+ * Issue 14 on the object stores (s3rver over HTTP with the AWS SDK, the local GCS server through the
+ * driver's JSON API calls), the real tree uploaded under a root prefix: a prefix import with storage tag times takes
  * each tag's time from the listing (checked against a HEAD/metadata request), verify finds the import
  * clean, then finds a tag deleted in the bucket; the inventory counts what the tree holds.
  */

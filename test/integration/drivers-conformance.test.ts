@@ -1,6 +1,6 @@
 /**
  * One conformance suite, three drivers, the same trees: filesystem on the tree itself, S3 through the
- * AWS SDK against Ceph radosgw (tree uploaded under a root prefix), GCS through the Google SDK against the
+ * AWS SDK against Ceph radosgw (tree uploaded under a root prefix), GCS through its JSON API calls against the
  * local GCS JSON API server (tree loaded under a root prefix). Expected values come from the tree on
  * disk (readdir/stat/readFile), never from one of the drivers.
  */

@@ -1,0 +1,93 @@
+/**
+ * The HTTP layer under the hand-written object-store calls (s3-http.ts, gcs-http.ts): one keep-alive
+ * agent per endpoint with a socket for every request the driver may have in flight, one request at a
+ * time sent on it, and whole bodies read into one Buffer. Each store says how its error bodies read.
+ */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+
+export interface KeepAliveOptions {
+  /** http(s)://host[:port][/base] */
+  readonly endpoint: string;
+  /** Sockets kept per host: the driver's request concurrency, so the adaptive limit never waits on one. */
+  readonly maxSockets: number;
+  /** Accept any TLS certificate (S3 `skipverify`). */
+  readonly skipVerify?: boolean;
+}
+
+export interface OutgoingRequest {
+  readonly method: string;
+  /** Path and query, already encoded. */
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  /** Another host name than the endpoint's (S3 virtual-hosted buckets). */
+  readonly hostname?: string;
+  readonly body?: Buffer;
+  readonly signal: AbortSignal;
+}
+
+/** Turns a response other than 2xx, with its body, into the store's error. */
+export type FailureReader = (status: number, body: Buffer) => Error;
+
+export class KeepAliveClient {
+  readonly url: URL;
+  private readonly agent: HttpAgent;
+  private readonly send: typeof httpRequest;
+
+  constructor(opts: KeepAliveOptions) {
+    this.url = new URL(opts.endpoint);
+    const secure = this.url.protocol === 'https:';
+    this.agent = secure
+      ? new HttpsAgent({ keepAlive: true, maxSockets: opts.maxSockets, rejectUnauthorized: !opts.skipVerify })
+      : new HttpAgent({ keepAlive: true, maxSockets: opts.maxSockets });
+    this.send = (secure ? httpsRequest : httpRequest) as typeof httpRequest;
+  }
+
+  destroy(): void {
+    this.agent.destroy();
+  }
+
+  /** Sends one request; resolves with a 2xx response once its headers are in (body unread). */
+  request(r: OutgoingRequest, failure: FailureReader): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = this.send(
+        {
+          protocol: this.url.protocol,
+          hostname: r.hostname ?? this.url.hostname,
+          port: this.url.port,
+          method: r.method,
+          path: r.path,
+          headers: r.headers,
+          agent: this.agent,
+          signal: r.signal,
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) return resolve(res);
+          readAll(res).then((body) => reject(failure(status, body)), reject);
+        },
+      );
+      req.once('error', reject);
+      req.end(r.body);
+    });
+  }
+}
+
+/** Reads a whole stream into one Buffer (data events: no async iterator per response). */
+export function readAll(stream: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    stream.on('data', (c: Buffer) => {
+      chunks.push(c);
+      total += c.length;
+    });
+    stream.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)));
+    stream.once('error', reject);
+    // Closed before its end without an error of its own: cut off (after 'end' this settles nothing).
+    stream.once('close', () =>
+      reject(Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })),
+    );
+  });
+}
