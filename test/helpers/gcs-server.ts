@@ -26,6 +26,8 @@ interface StoredObject {
   readonly generation: string;
   readonly contentType: string;
   readonly md5: string;
+  /** CRC32C of the data, base64 of its four big-endian bytes (the `crc32c` field). */
+  readonly crc32c: string;
 }
 
 export interface GcsServerAuth {
@@ -71,6 +73,7 @@ class BucketStore {
       generation: String(this.generation++),
       contentType,
       md5: createHash('md5').update(data).digest('base64'),
+      crc32c: crc32cBase64(data),
     };
     this.objects.set(name, obj);
     return obj;
@@ -95,6 +98,20 @@ class BucketStore {
   }
 }
 
+/** CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as GCS reports it: base64, big-endian. */
+const CRC32C_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  return c >>> 0;
+});
+export function crc32cBase64(data: Buffer): string {
+  let crc = 0xffffffff;
+  for (const byte of data) crc = CRC32C_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE((crc ^ 0xffffffff) >>> 0);
+  return out.toString('base64');
+}
+
 function resource(bucket: string, name: string, o: StoredObject): Record<string, unknown> {
   return {
     kind: 'storage#object',
@@ -106,6 +123,7 @@ function resource(bucket: string, name: string, o: StoredObject): Record<string,
     contentType: o.contentType,
     size: String(o.data.length),
     md5Hash: o.md5,
+    crc32c: o.crc32c,
     storageClass: 'STANDARD',
     timeCreated: o.updated.toISOString(),
     updated: o.updated.toISOString(),
@@ -263,7 +281,7 @@ function media(req: IncomingMessage, res: ServerResponse, o: StoredObject): void
     'x-goog-generation': o.generation,
     'x-goog-stored-content-encoding': 'identity',
     'x-goog-stored-content-length': o.data.length,
-    'x-goog-hash': `md5=${o.md5}`,
+    'x-goog-hash': `crc32c=${o.crc32c},md5=${o.md5}`,
     'last-modified': o.updated.toUTCString(),
   };
   const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers['range'] ?? '');
