@@ -47,3 +47,8 @@ export function gcsStorage(
     parameters: { bucket, endpoint: at.endpoint, rootdirectory: rootDirectory, ...more },
   };
 }
+
+/** The config.yml lines of a storage selection, indented under `storage:`. */
+export function storageYaml(s: DriverSelection): string[] {
+  return [`  ${s.key}:`, ...Object.entries(s.parameters).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`)];
+}

@@ -15,7 +15,8 @@ import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { listTree, uploadTreeToS3 } from '../helpers/driver-backends.js';
 import { faults, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import type { Dump } from '../helpers/golden.js';
-import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { s3Storage, storageYaml } from '../helpers/storage-configs.js';
 import { importDump, syntheticTree, writeImportConfig, type SyntheticTree } from './import-kill-support.js';
 
 const PARAMS = { repositories: 60, tags: 240, layerRefs: 720, sharedLayers: 120, seed: 12 };
@@ -31,16 +32,9 @@ let fsRows: Dump;
 async function importInto(storage: 'filesystem' | 's3', args: readonly string[]): Promise<Dump> {
   const db = await freshDatabase();
   dbs.push(db);
-  const s3Lines = [
-    '  s3:',
-    `    bucket: ${s3.bucket}`,
-    '    region: us-east-1',
-    `    regionendpoint: ${proxy.url}`,
-    `    accesskey: ${S3_ACCESS_KEY}`,
-    `    secretkey: ${S3_SECRET_KEY}`,
-    `    rootdirectory: /${PREFIX.slice(0, -1)}`,
-    '    pathstyle: true',
-  ];
+  const s3Lines = storageYaml(
+    s3Storage({ bucket: s3.bucket, endpoint: proxy.url }, `/${PREFIX.slice(0, -1)}`),
+  );
   const config = writeImportConfig(work, db, tree.root, storage === 's3' ? s3Lines : undefined);
   const r = await runCli(['database', 'import', '--log-to-stdout', ...args, config]);
   expect(r.stderr).not.toMatch(/error/i);
