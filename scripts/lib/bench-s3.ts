@@ -9,6 +9,8 @@ import { join, relative } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CEPH_ACCESS_KEY, CEPH_SECRET_KEY, startCephCluster } from '../../test/helpers/ceph.js';
 import { startGcsServer } from '../../test/helpers/gcs-server.js';
+import { gcsStorage, s3Storage, storageYaml } from '../../test/helpers/storage-configs.js';
+import type { DriverSelection } from '../../drivers/factory.js';
 import { startStorageProxy, type StorageProxy } from './storage-proxy.js';
 
 const UPLOAD_CONCURRENCY = 32;
@@ -59,32 +61,20 @@ export async function startLoadedS3(root: string, delayMs: number): Promise<Load
   } finally {
     client.destroy();
   }
+  // GitLab's default rate cap (350 requests/s) would bound the import at ~170 tags/s whatever the
+  // store sustains; the bench measures the importer, so the cap is off (0).
   const proxy = await startStorageProxy({ target: cluster.endpoint, delayMs });
-  const storageYaml = [
-    'storage:',
-    '  s3:',
-    `    accesskey: ${CEPH_ACCESS_KEY}`,
-    `    secretkey: ${CEPH_SECRET_KEY}`,
-    '    region: us-east-1',
-    `    regionendpoint: ${proxy.endpoint}`,
-    `    bucket: ${BUCKET}`,
-    '    pathstyle: true',
-    '    secure: false',
-    // GitLab's default rate cap (350 requests/s) would bound the import at ~170 tags/s whatever the
-    // store sustains; the bench measures the importer, so the cap is off (0).
-    '    maxrequestspersecond: 0',
-    '',
-  ].join('\n');
-  return {
-    storageYaml,
-    proxy,
+  return loaded(
+    started,
     objects,
-    seconds: Number(process.hrtime.bigint() - started) / 1e9,
-    close: async () => {
-      await proxy.close();
-      await cluster.stop();
-    },
-  };
+    proxy,
+    s3Storage({ bucket: BUCKET, endpoint: proxy.endpoint }, '/', {
+      pathstyle: true,
+      secure: false,
+      maxrequestspersecond: 0,
+    }),
+    () => cluster.stop(),
+  );
 }
 
 /** Starts the GCS test server in this process, loads the corpus, and a proxy in front. */
@@ -97,21 +87,25 @@ export async function startLoadedGcs(root: string, delayMs: number): Promise<Loa
     objects++;
   }
   const proxy = await startStorageProxy({ target: server.endpoint, delayMs });
-  const storageYaml = [
-    'storage:',
-    '  gcs:',
-    `    bucket: ${BUCKET}`,
-    `    endpoint: ${proxy.endpoint}`,
-    '',
-  ].join('\n');
+  return loaded(started, objects, proxy, gcsStorage(proxy, BUCKET, '/'), () => server.close());
+}
+
+/** A loaded store: its config section (through the proxy), the proxy, and how to stop both. */
+function loaded(
+  started: bigint,
+  objects: number,
+  proxy: StorageProxy,
+  storage: DriverSelection,
+  stopStore: () => Promise<void>,
+): LoadedStore {
   return {
-    storageYaml,
+    storageYaml: ['storage:', ...storageYaml(storage), ''].join('\n'),
     proxy,
     objects,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     close: async () => {
       await proxy.close();
-      await server.close();
+      await stopStore();
     },
   };
 }
