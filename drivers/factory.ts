@@ -10,7 +10,7 @@ import { FilesystemDriver } from './filesystem.js';
 import { filesystemFromParameters } from './filesystem-params.js';
 import { gcsFromParameters } from './gcs-params.js';
 import { ParameterError } from './parameters.js';
-import { resolveConcurrency, type RetryPolicy } from './requests.js';
+import { OBJECT_STORE_CONCURRENCY, resolveConcurrency, type RetryPolicy } from './requests.js';
 import { s3FromParameters } from './s3-params.js';
 
 /** Which driver, under which config key, with which parameters (lower-case names). */
@@ -29,13 +29,8 @@ export interface CreateDriverOptions {
   readonly retry?: Partial<RetryPolicy>;
 }
 
-/**
- * Object stores: at most this many requests in flight (the adaptive limit starts at 16 and grows while
- * latency holds). 256 as s5cmd's default workers: at 30 ms a request that is ~8,500 requests/s, above
- * S3's 5,500 GET/s per prefix, where SlowDown makes the limit back off. GCS's `maxconcurrency`
- * parameter, when set, and the import's `--storage-concurrency` cap it lower.
- */
-export const OBJECT_STORE_CONCURRENCY = { floor: 4, default: 256 } as const;
+/** The object stores' in-flight bounds, for the import's `--storage-concurrency` (src/cli/import.ts). */
+export { OBJECT_STORE_CONCURRENCY };
 
 export async function createDriver(
   storage: DriverSelection,

@@ -1,6 +1,8 @@
 /** The GCS driver's parameters (spec §4.5) and their typed form. */
+import { OBJECT_STORE_CONCURRENCY } from './requests.js';
 import {
   ParameterError,
+  definedFields,
   intParam,
   mapParam,
   parseParameters,
@@ -26,7 +28,8 @@ export const GCS_PARAMETERS: ParameterSpec = {
     maxretries: 'int',
   },
   required: ['bucket'],
-  minimums: { maxconcurrency: 1 },
+  // Below the floor --storage-concurrency also refuses: the request runner would not honour it.
+  minimums: { maxconcurrency: OBJECT_STORE_CONCURRENCY.floor },
 };
 
 export interface GcsParameters {
@@ -40,7 +43,7 @@ export interface GcsParameters {
   readonly endpoint?: string;
   readonly projectId?: string;
   readonly maxRetries?: number;
-  /** Requests in flight (distribution's default 50). */
+  /** Most requests in flight, at least OBJECT_STORE_CONCURRENCY.floor (distribution's default 50). */
   readonly maxConcurrency?: number;
 }
 
@@ -51,7 +54,7 @@ export function gcsFromParameters(key: string, given: Readonly<Record<string, un
   if (keyFile !== undefined && credentials !== undefined) {
     throw new ParameterError(`storage.${key}`, 'keyfile and credentials are mutually exclusive; set one');
   }
-  const out: Record<string, unknown> = {
+  return definedFields<GcsParameters>({
     bucket: stringParam(p, 'bucket'),
     rootDirectory: stringParam(p, 'rootdirectory'),
     keyFile,
@@ -60,7 +63,5 @@ export function gcsFromParameters(key: string, given: Readonly<Record<string, un
     projectId: stringParam(p, 'projectid'),
     maxRetries: intParam(p, 'maxretries'),
     maxConcurrency: intParam(p, 'maxconcurrency'),
-  };
-  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
-  return out as unknown as GcsParameters;
+  });
 }

@@ -131,6 +131,16 @@ export function intParam(p: Readonly<Record<string, unknown>>, name: string): nu
   return typeof v === 'number' ? v : undefined;
 }
 
+/**
+ * A driver's typed parameters from one field per property (each read above), leaving out those not
+ * given, so the result holds only what was set and spreads over a driver's defaults.
+ */
+export function definedFields<T extends object>(fields: {
+  readonly [K in keyof Required<T>]: T[K] | undefined;
+}): T {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as T;
+}
+
 export function mapParam(
   p: Readonly<Record<string, unknown>>,
   name: string,

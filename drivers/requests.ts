@@ -18,6 +18,16 @@ export interface ConcurrencyBounds {
   readonly default: number;
 }
 
+/**
+ * Object stores: at most this many requests in flight (the adaptive limit starts at 16 and grows while
+ * latency holds). 256 as s5cmd's default workers: at 30 ms a request that is ~8,500 requests/s, above
+ * S3's 5,500 GET/s per prefix, where SlowDown makes the limit back off. GCS's `maxconcurrency`
+ * parameter, when set, and the import's `--storage-concurrency` cap it lower, never below the floor:
+ * both refuse a smaller value (gcs-params.ts, src/cli/import.ts). Here, not in factory.ts, because the
+ * parameter parsers that factory.ts imports need the floor.
+ */
+export const OBJECT_STORE_CONCURRENCY = { floor: 4, default: 256 } as const satisfies ConcurrencyBounds;
+
 /** Requested concurrency, raised to the floor; the default when absent or not a positive integer. */
 export function resolveConcurrency(requested: number | undefined, bounds: ConcurrencyBounds): number {
   if (requested === undefined || !Number.isInteger(requested) || requested <= 0) return bounds.default;

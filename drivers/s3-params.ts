@@ -2,6 +2,7 @@
 import {
   ParameterError,
   boolParam,
+  definedFields,
   intParam,
   parseParameters,
   stringParam,
@@ -75,7 +76,7 @@ export function s3FromParameters(key: string, given: Readonly<Record<string, unk
   }
   const accessKey = stringParam(p, 'accesskey');
   const secretKey = stringParam(p, 'secretkey');
-  const out: Record<string, unknown> = {
+  return definedFields<S3Parameters>({
     name: key === 's3_v2' ? 's3_v2' : 's3aws',
     bucket: stringParam(p, 'bucket'),
     region,
@@ -89,7 +90,5 @@ export function s3FromParameters(key: string, given: Readonly<Record<string, unk
     skipVerify: boolParam(p, 'skipverify'),
     maxRequestsPerSecond: intParam(p, 'maxrequestspersecond'),
     maxRetries: intParam(p, 'maxretries'),
-  };
-  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
-  return out as unknown as S3Parameters;
+  });
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createDriver } from '../../drivers/factory.js';
 import { ParameterError } from '../../drivers/parameters.js';
+import type { RequestRunner } from '../../drivers/requests.js';
 
 describe('createDriver', () => {
   it('names S3 drivers as GitLab records them (spec §2.14)', async () => {
@@ -46,6 +47,31 @@ describe('createDriver', () => {
         parameters: { bucket: 'b', keyfile: '/k.json', credentials: { type: 'x' } },
       }),
     ).rejects.toThrow(ParameterError);
+  });
+
+  it('honours a GCS maxconcurrency at or above the floor and refuses one below it', async () => {
+    // The runner's limit is what the requests meet; the driver keeps it to itself.
+    const limitOf = (d: object): number => (d as { runner: RequestRunner }).runner.concurrency;
+    for (const [maxconcurrency, want] of [
+      [4, 4],
+      [7, 7],
+      [1000, 1000],
+    ] as const) {
+      const d = await createDriver({
+        driver: 'gcs',
+        key: 'gcs',
+        parameters: { bucket: 'b', endpoint: 'http://127.0.0.1:1', maxconcurrency },
+      });
+      expect(limitOf(d)).toBe(want);
+      await d.close();
+    }
+    await expect(
+      createDriver({
+        driver: 'gcs',
+        key: 'gcs',
+        parameters: { bucket: 'b', endpoint: 'http://127.0.0.1:1', maxconcurrency: 3 },
+      }),
+    ).rejects.toThrow('storage.gcs.maxconcurrency: must be a whole number >= 4');
   });
 
   it('accepts env-style strings for booleans and numbers, and a region-less custom endpoint', async () => {

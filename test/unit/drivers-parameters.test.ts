@@ -171,6 +171,18 @@ describe('gcs parameters', () => {
         given: { bucket: 'b', endpoint: 'http://127.0.0.1:1', rootdirectory: 'r', maxconcurrency: '8' },
         want: { bucket: 'b', endpoint: 'http://127.0.0.1:1', rootDirectory: 'r', maxConcurrency: 8 },
       },
+      {
+        name: 'maxconcurrency at the floor of --storage-concurrency, 4',
+        key: 'gcs',
+        given: { bucket: 'b', maxconcurrency: 4 },
+        want: { bucket: 'b', maxConcurrency: 4 },
+      },
+      {
+        name: 'maxconcurrency above the default in-flight limit',
+        key: 'gcs',
+        given: { bucket: 'b', maxconcurrency: 1000 },
+        want: { bucket: 'b', maxConcurrency: 1000 },
+      },
     ],
     [
       {
@@ -183,7 +195,19 @@ describe('gcs parameters', () => {
         name: 'maxconcurrency 0',
         key: 'gcs',
         given: { bucket: 'b', maxconcurrency: 0 },
-        message: 'storage.gcs.maxconcurrency: must be a whole number >= 1',
+        message: 'storage.gcs.maxconcurrency: must be a whole number >= 4',
+      },
+      {
+        name: 'maxconcurrency 1, which the request runner would raise to 4',
+        key: 'gcs',
+        given: { bucket: 'b', maxconcurrency: 1 },
+        message: 'storage.gcs.maxconcurrency: must be a whole number >= 4',
+      },
+      {
+        name: 'maxconcurrency 3 as a string (from the environment)',
+        key: 'gcs',
+        given: { bucket: 'b', maxconcurrency: '3' },
+        message: 'storage.gcs.maxconcurrency: must be a whole number >= 4',
       },
       {
         name: 'credentials that are no mapping',
