@@ -5,20 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BbmStatus } from '../../src/bbm/model.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { emptyDatabase } from '../helpers/db.js';
+import { testWork } from '../helpers/work.js';
 import {
-  INT64_MAX,
-  assertContiguous,
+  MANIFESTS_BBM,
   bbmDatabase,
-  dataState,
-  jobs,
+  expectAllFinished,
+  expectOneJobAtATime,
   seedStaleRows,
   statusCounts,
   type BbmTestDatabase,
 } from './bbm-support.js';
-import { tempDir, writeConfig } from './migrate-support.js';
+import { writeConfig } from './migrate-support.js';
 
-const MANIFESTS_BBM = 'copy_manifests_media_type_id_column_to_media_type_id_convert_to_bigint_column';
-const dir = tempDir('bbm-cli');
+const work = testWork('bbm-cli');
 const regdb = (args: string[]): Promise<CliResult> => runCli(args, { env: { REGDB_LOG_LEVEL: 'warn' } });
 
 /** Makes every row need the background migrations again, as after the seed. */
@@ -45,13 +44,10 @@ describe('regdb background-migrate', () => {
 
   beforeAll(async () => {
     db = await bbmDatabase();
-    config = writeConfig(dir.path, db.config);
+    config = writeConfig(work.path, db.config);
     await seedStaleRows(db.pool, { manifests: 50_000, blobs: 50_000 });
   });
-  afterAll(async () => {
-    await db?.drop();
-    dir.cleanup();
-  });
+  afterAll(async () => db?.drop());
 
   it('status prints the table in id order, in both argument orders', async () => {
     const res = await regdb(['background-migrate', 'status', config]);
@@ -117,22 +113,9 @@ describe('regdb background-migrate', () => {
       /^OK: finished \d+ background migration\(s\), \d+ job\(s\), \d+ row\(s\) updated in \d+\.\d{3}s\n$/,
     );
 
-    expect(await statusCounts(db.pool)).toEqual({ [BbmStatus.finished]: 65 });
-    expect(await dataState(db.pool)).toEqual({
-      staleManifests: 0,
-      manifests: 50_000,
-      nullBlobIds: 0,
-      blobs: 50_000,
-      distinctBlobIds: 50_000,
-    });
-    const all = await jobs(db.pool);
+    const all = await expectAllFinished(db.pool, 50_000);
     expect(all).toHaveLength(70);
     expect(all.every((j) => j.status === BbmStatus.finished && j.attempts === 1)).toBe(true);
-    assertContiguous(
-      all.filter((j) => j.migration === MANIFESTS_BBM),
-      1n,
-      INT64_MAX,
-    );
 
     const done = await regdb(['background-migrate', 'status', config]);
     const rows = done.stdout.trimEnd().split('\n').slice(3, -1);
@@ -154,25 +137,9 @@ describe('regdb background-migrate', () => {
     ]);
     const finished = [a, b].map((r) => Number(/OK: finished (\d+) background/.exec(r.stdout)?.[1]));
     expect(finished[0]! + finished[1]!).toBe(65);
-    const all = await jobs(db.pool);
+    const all = await expectAllFinished(db.pool, 50_000);
     expect(all).toHaveLength(70);
-    const byStart = [...all].sort((x, y) => x.startedAt.getTime() - y.startedAt.getTime());
-    for (let i = 1; i < byStart.length; i++) {
-      expect(byStart[i - 1]!.finishedAt!.getTime()).toBeLessThanOrEqual(byStart[i]!.startedAt.getTime());
-    }
-    assertContiguous(
-      all.filter((j) => j.migration === MANIFESTS_BBM),
-      1n,
-      INT64_MAX,
-    );
-    expect(await dataState(db.pool)).toEqual({
-      staleManifests: 0,
-      manifests: 50_000,
-      nullBlobIds: 0,
-      blobs: 50_000,
-      distinctBlobIds: 50_000,
-    });
-    expect(await statusCounts(db.pool)).toEqual({ [BbmStatus.finished]: 65 });
+    expectOneJobAtATime(all);
   });
 
   it('run exits non-zero with a clear message for a row naming an unknown work function', async () => {
@@ -210,20 +177,15 @@ describe('regdb background-migrate on a database without the schema', () => {
   it('status, pause and run say to migrate first', async () => {
     const db = await emptyDatabase();
     try {
-      const sub = tempDir('bbm-cli-empty');
-      try {
-        const config = writeConfig(sub.path, db.config);
-        const message =
-          'the database has no batched background migration tables (batched_background_migrations): ' +
-          'apply the schema migrations first with "regdb database migrate up"';
-        for (const cmd of ['status', 'pause', 'run']) {
-          const res = await regdb(['background-migrate', cmd, config]);
-          expect(res.code).toBe(1);
-          expect(res.stdout).toBe('');
-          expect(res.stderr).toContain(message);
-        }
-      } finally {
-        sub.cleanup();
+      const config = writeConfig(work.sub('empty'), db.config);
+      const message =
+        'the database has no batched background migration tables (batched_background_migrations): ' +
+        'apply the schema migrations first with "regdb database migrate up"';
+      for (const cmd of ['status', 'pause', 'run']) {
+        const res = await regdb(['background-migrate', cmd, config]);
+        expect(res.code).toBe(1);
+        expect(res.stdout).toBe('');
+        expect(res.stderr).toContain(message);
       }
     } finally {
       await db.drop();

@@ -7,18 +7,16 @@ import { createWorkRegistry, type WorkFunction } from '../../src/bbm/work.js';
 import { createBbmStore } from '../../src/db/bbm/pg-store.js';
 import { openDatabase, type Database } from '../../src/db/open.js';
 import {
-  INT64_MAX,
-  assertContiguous,
+  FAST,
   bbmDatabase,
   dataState,
+  expectAllFinished,
+  expectOneJobAtATime,
   jobs,
   seedStaleRows,
   statusCounts,
   type BbmTestDatabase,
 } from './bbm-support.js';
-
-const FAST = { pauseBetweenBatchesMs: [0, 5] as const };
-const MANIFESTS_BBM = 'copy_manifests_media_type_id_column_to_media_type_id_convert_to_bigint_column';
 
 async function migrationRow(pool: pg.Pool, name: string): Promise<{ status: number; code: number | null }> {
   const r = await pool.query(
@@ -114,22 +112,9 @@ describe('pause while running, resume, run again', () => {
     expect(first.finished + second.finished).toBe(65);
     expect(first.jobs + second.jobs).toBe(70);
     expect(first.rows + second.rows).toBe(100_000);
-    expect(await statusCounts(db.pool)).toEqual({ [BbmStatus.finished]: 65 });
-    expect(await dataState(db.pool)).toEqual({
-      staleManifests: 0,
-      manifests: 50_000,
-      nullBlobIds: 0,
-      blobs: 50_000,
-      distinctBlobIds: 50_000,
-    });
-    const all = await jobs(db.pool);
+    const all = await expectAllFinished(db.pool, 50_000);
     expect(all).toHaveLength(70);
     expect(all.every((j) => j.status === BbmStatus.finished && j.attempts === 1)).toBe(true);
-    assertContiguous(
-      all.filter((j) => j.migration === MANIFESTS_BBM),
-      1n,
-      INT64_MAX,
-    );
     // Blob ids were handed out by one sequence, once each: exactly 1..50,000.
     const ids = await db.pool.query('SELECT min(id)::text AS lo, max(id)::text AS hi FROM blobs');
     expect(ids.rows[0]).toEqual({ lo: '1', hi: '50000' });
@@ -378,23 +363,8 @@ describe('two runners at once', () => {
     expect(a.finished + b.finished).toBe(65);
     expect(a.jobs + b.jobs).toBe(4 + 64);
     expect(a.rows + b.rows).toBe(60_000);
-    const all = await jobs(db.pool);
+    const all = await expectAllFinished(db.pool, 30_000);
     expect(all).toHaveLength(68);
-    const byStart = [...all].sort((x, y) => x.startedAt.getTime() - y.startedAt.getTime());
-    for (let i = 1; i < byStart.length; i++) {
-      expect(byStart[i - 1]!.finishedAt!.getTime()).toBeLessThanOrEqual(byStart[i]!.startedAt.getTime());
-    }
-    assertContiguous(
-      all.filter((j) => j.migration === MANIFESTS_BBM),
-      1n,
-      INT64_MAX,
-    );
-    expect(await dataState(db.pool)).toEqual({
-      staleManifests: 0,
-      manifests: 30_000,
-      nullBlobIds: 0,
-      blobs: 30_000,
-      distinctBlobIds: 30_000,
-    });
+    expectOneJobAtATime(all);
   });
 });

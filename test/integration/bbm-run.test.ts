@@ -4,18 +4,18 @@ import { runBackgroundMigrationsSync, type BbmProgressEvent } from '../../src/bb
 import { createBbmStore } from '../../src/db/bbm/pg-store.js';
 import { createWorkRegistry } from '../../src/bbm/work.js';
 import {
+  FAST,
   INT64_MAX,
+  MANIFESTS_BBM,
   assertContiguous,
   bbmDatabase,
   dataState,
+  expectAllFinished,
   jobs,
   seedStaleRows,
   statusCounts,
   type BbmTestDatabase,
 } from './bbm-support.js';
-
-const FAST = { pauseBetweenBatchesMs: [0, 5] as const };
-const MANIFESTS_BBM = 'copy_manifests_media_type_id_column_to_media_type_id_convert_to_bigint_column';
 
 describe('run: 50,000 manifests and 50,000 blobs', () => {
   let db: BbmTestDatabase;
@@ -47,18 +47,10 @@ describe('run: 50,000 manifests and 50,000 blobs', () => {
     // 50,000 manifest ids in batches of 10,000 -> 5 ranges, then one last range up to int64 max;
     // each blobs partition holds under 100,000 NULL ids -> one job per partition.
     expect(result).toEqual({ finished: 65, jobs: 6 + 64, rows: 100_000 });
-    expect(await dataState(db.pool)).toEqual({
-      staleManifests: 0,
-      manifests: 50_000,
-      nullBlobIds: 0,
-      blobs: 50_000,
-      distinctBlobIds: 50_000,
-    });
-    expect(await statusCounts(db.pool)).toEqual({ [BbmStatus.finished]: 65 });
+    const all = await expectAllFinished(db.pool, 50_000);
     expect(events.filter((e) => e.kind === 'migration-finished')).toHaveLength(65);
 
-    const manifestJobs = await jobs(db.pool, MANIFESTS_BBM);
-    assertContiguous(manifestJobs, 1n, INT64_MAX);
+    const manifestJobs = all.filter((j) => j.migration === MANIFESTS_BBM);
     expect(manifestJobs.map((j) => [j.min, j.max])).toEqual([
       [1n, 10000n],
       [10001n, 20000n],
@@ -67,7 +59,6 @@ describe('run: 50,000 manifests and 50,000 blobs', () => {
       [40001n, 50000n],
       [50001n, INT64_MAX],
     ]);
-    const all = await jobs(db.pool);
     expect(all.every((j) => j.status === BbmStatus.finished && j.attempts === 1)).toBe(true);
     expect(all.filter((j) => j.migration.startsWith('backfill_blobs_p_'))).toHaveLength(64);
   });

@@ -3,9 +3,17 @@
  * manifests and blobs whose new columns need the background migrations.
  */
 import type pg from 'pg';
+import { expect } from 'vitest';
+import { BbmStatus } from '../../src/bbm/model.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 
 export type BbmTestDatabase = TestDatabase;
+
+/** The first of the 65 migrations: manifests' media_type_id into its bigint column, by id range. */
+export const MANIFESTS_BBM = 'copy_manifests_media_type_id_column_to_media_type_id_convert_to_bigint_column';
+
+/** Run options that keep the pause between batches short. */
+export const FAST = { pauseBetweenBatchesMs: [0, 5] as const };
 
 /** A fresh, migrated database (65 BBM rows, the NULL index built), cloned from the shared template. */
 export function bbmDatabase(): Promise<BbmTestDatabase> {
@@ -126,6 +134,37 @@ export async function dataState(pool: pg.Pool): Promise<{
 }
 
 export const INT64_MAX = 9223372036854775807n;
+
+/**
+ * The end state of a run over `rows` seeded manifests and blobs (seedStaleRows): all 65 migrations
+ * finished, every row migrated, blob ids distinct, and the manifests jobs covering 1..INT64_MAX with
+ * no gap or overlap. Returns every job, for the test's own checks.
+ */
+export async function expectAllFinished(pool: pg.Pool, rows: number): Promise<JobRow[]> {
+  expect(await statusCounts(pool)).toEqual({ [BbmStatus.finished]: 65 });
+  expect(await dataState(pool)).toEqual({
+    staleManifests: 0,
+    manifests: rows,
+    nullBlobIds: 0,
+    blobs: rows,
+    distinctBlobIds: rows,
+  });
+  const all = await jobs(pool);
+  assertContiguous(
+    all.filter((j) => j.migration === MANIFESTS_BBM),
+    1n,
+    INT64_MAX,
+  );
+  return all;
+}
+
+/** No two jobs ran at the same time: each started once the one started before it had finished. */
+export function expectOneJobAtATime(all: readonly JobRow[]): void {
+  const byStart = [...all].sort((x, y) => x.startedAt.getTime() - y.startedAt.getTime());
+  for (let i = 1; i < byStart.length; i++) {
+    expect(byStart[i - 1]!.finishedAt!.getTime()).toBeLessThanOrEqual(byStart[i]!.startedAt.getTime());
+  }
+}
 
 /** The manifests job ranges cover min..max without a gap or an overlap. */
 export function assertContiguous(

@@ -6,7 +6,9 @@ import { createBbmStore } from '../../src/db/bbm/pg-store.js';
 import { runBackgroundMigrationsSync } from '../../src/bbm/sync.js';
 import { createWorkRegistry } from '../../src/bbm/work.js';
 import {
+  FAST,
   INT64_MAX,
+  MANIFESTS_BBM,
   assertContiguous,
   bbmDatabase,
   dataState,
@@ -14,9 +16,6 @@ import {
   seedStaleRows,
   type BbmTestDatabase,
 } from './bbm-support.js';
-
-const FAST = { pauseBetweenBatchesMs: [0, 5] as const };
-const MANIFESTS_BBM = 'copy_manifests_media_type_id_column_to_media_type_id_convert_to_bigint_column';
 
 /** Holds row locks on every manifest with id <= 5000 until `release()`. */
 async function lockManifests(url: string): Promise<{ release: () => Promise<void> }> {

@@ -4,33 +4,26 @@
  * `--dangling-manifests`; `--tag-timestamps storage` stamps tags with their link's mtime. Expected
  * values come from the tree itself (directory listings, manifest JSON parsed here, utimes set here).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TestDatabase } from '../helpers/db.js';
 import { dumpTables, resetImportTables, type Dump } from '../helpers/golden.js';
 import { copyTree, importTree, type TreeCopy } from '../helpers/import-run.js';
+import { testWork } from '../helpers/work.js';
 import { runImportProcess, writeImportConfig } from './import-kill-support.js';
 
+const work = testWork('cutover', { timeout: 600_000 });
 let db: TestDatabase;
-let work: string;
-const cleanups: (() => Promise<void>)[] = [];
 beforeAll(async () => {
-  db = await freshDatabase();
-  work = mkdtempSync(join(tmpdir(), 'regdb-cutover-'));
-}, 600_000);
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await db?.drop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  db = await work.database();
 }, 600_000);
 
 async function tree(): Promise<TreeCopy> {
   await resetImportTables(db.pool);
   const t = await copyTree('real');
-  cleanups.push(() => t.remove());
+  work.defer(() => t.remove());
   return t;
 }
 
@@ -149,20 +142,24 @@ describe('cutover imports', { timeout: 300_000 }, () => {
 describe('cutover flags through the CLI', { timeout: 300_000 }, () => {
   it('unknown repository, unknown prefix and conflicting flags are usage errors (exit 2)', async () => {
     const t = await tree();
-    const config = writeImportConfig(work, db, t.root);
-    const unknown = await runImportProcess(config, ['--repository', 'group/nope'], work);
+    const config = writeImportConfig(work.path, db, t.root);
+    const unknown = await runImportProcess(config, ['--repository', 'group/nope'], work.path);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown repository "group/nope"');
-    const prefix = await runImportProcess(config, ['--repository-prefix', 'nope/'], work);
+    const prefix = await runImportProcess(config, ['--repository-prefix', 'nope/'], work.path);
     expect(prefix.code).toBe(2);
     expect(prefix.stderr).toContain('unknown repository prefix "nope/"');
-    const conflict = await runImportProcess(config, ['--repository', 'group/app', '--common-blobs'], work);
+    const conflict = await runImportProcess(
+      config,
+      ['--repository', 'group/app', '--common-blobs'],
+      work.path,
+    );
     expect(conflict.code).toBe(2);
     expect(conflict.stderr).toContain('cannot be used with --common-blobs');
-    const bad = await runImportProcess(config, ['--repository', 'Group/App!'], work);
+    const bad = await runImportProcess(config, ['--repository', 'Group/App!'], work.path);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('invalid --repository "Group/App!"');
-    const conns = await runImportProcess(config, ['--max-db-connections', '1'], work);
+    const conns = await runImportProcess(config, ['--max-db-connections', '1'], work.path);
     expect(conns.code).toBe(2);
     expect(conns.stderr).toContain('--max-db-connections must be at least 2');
     // Nothing was written by any of them.
@@ -171,11 +168,11 @@ describe('cutover flags through the CLI', { timeout: 300_000 }, () => {
 
   it('--repository through the CLI imports that repository only, with the throttle and a connection cap', async () => {
     const t = await tree();
-    const config = writeImportConfig(work, db, t.root);
+    const config = writeImportConfig(work.path, db, t.root);
     const run = await runImportProcess(
       config,
       ['--repository', 'group/multi', '--max-rows-per-second', '1000', '--max-db-connections', '2'],
-      work,
+      work.path,
     );
     expect(run.stderr).not.toContain('regdb:');
     expect(run.code).toBe(0);

@@ -1,9 +1,9 @@
 /**
  * `regdb database migrate down|status|new` end to end: the real CLI against real PostgreSQL.
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadMigrations, parseMigrationFile } from '../../src/db/migration-files.js';
 import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import {
@@ -13,21 +13,13 @@ import {
   recorded,
   regdb,
   summary,
-  tempDir,
   userTables,
   writeConfig,
 } from './migrate-support.js';
+import { testWork } from '../helpers/work.js';
 
-const dir = tempDir('migrate-cli');
-afterAll(() => dir.cleanup());
-
-let counter = 0;
-function configFor(db: TestDatabase): string {
-  counter += 1;
-  const sub = join(dir.path, `c${counter}`);
-  mkdirSync(sub);
-  return writeConfig(sub, db.config);
-}
+const work = testWork('migrate-cli');
+const configFor = (db: TestDatabase): string => writeConfig(work.sub(), db.config);
 
 const PROMPT = 'Preparing to apply the above down migrations. Are you sure? [y/N] ';
 const lastPost = postIds.at(-1) as string;
@@ -149,7 +141,7 @@ describe('migrate status', () => {
     const db = await freshDatabase();
     try {
       const config = configFor(db);
-      const migrations = migrationsWith(join(dir.path, 'status'), {
+      const migrations = migrationsWith(join(work.path, 'status'), {
         'pre/20260102000000_regdb_pending_one.sql': '-- regdb:up\nSELECT 1;\n-- regdb:down\nSELECT 1;\n',
       });
       await db.pool.query(`UPDATE schema_migrations SET applied_at = '2026-01-02 03:04:05.123456+00'`);
@@ -189,7 +181,7 @@ describe('migrate status', () => {
 
 describe('migrate new', () => {
   it('creates a timestamped file from the template that the migrator loads', async () => {
-    const target = join(dir.path, 'new');
+    const target = join(work.path, 'new');
     const env = { REGDB_MIGRATIONS_DIR: target };
     const pre = await regdb(['database', 'migrate', 'new', 'add_widgets'], { env });
     expect([pre.code, pre.stderr]).toEqual([0, '']);
@@ -208,7 +200,7 @@ describe('migrate new', () => {
 
   it('rejects a bad name with exit status 2', async () => {
     const res = await regdb(['database', 'migrate', 'new', 'Add-Widgets'], {
-      env: { REGDB_MIGRATIONS_DIR: join(dir.path, 'new-bad') },
+      env: { REGDB_MIGRATIONS_DIR: join(work.path, 'new-bad') },
     });
     expect(res).toEqual({
       code: 2,

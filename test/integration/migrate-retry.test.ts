@@ -2,16 +2,15 @@
  * A transactional migration that PostgreSQL aborts to break a deadlock (SQLSTATE 40P01) is rolled
  * back whole and retried, so `migrate up` still succeeds (src/db/migration-run.ts).
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freshDatabase } from '../helpers/db.js';
-import { migrationsWith, recorded, regdb, summary, tempDir, writeConfig } from './migrate-support.js';
+import { testWork } from '../helpers/work.js';
+import { migrationsWith, recorded, regdb, summary, writeConfig } from './migrate-support.js';
 
-const dir = tempDir('migrate-retry');
-afterAll(() => dir.cleanup());
+const work = testWork('migrate-retry');
 
 const ID = '20990101000000_regdb_deadlock_victim';
 
@@ -24,14 +23,13 @@ describe('a migration chosen as a deadlock victim', () => {
       // Takes lock_a, then (after the other session queued behind it) lock_b, which the other
       // session holds: a cycle. The other session started waiting first and found no cycle at its
       // one deadlock check, so the migration's own check a second later makes it the victim.
-      const migrations = migrationsWith(join(dir.path, 'm'), {
+      const migrations = migrationsWith(join(work.path, 'm'), {
         [`pre/${ID}.sql`]:
           '-- regdb:up\nLOCK TABLE lock_a IN ACCESS EXCLUSIVE MODE;\nSELECT pg_sleep(5);\n' +
           'LOCK TABLE lock_b IN ACCESS EXCLUSIVE MODE;\nINSERT INTO lock_a VALUES (1);\n' +
           '-- regdb:down\nDELETE FROM lock_a;\n',
       });
-      mkdirSync(join(dir.path, 'c'));
-      const config = writeConfig(join(dir.path, 'c'), db.config);
+      const config = writeConfig(work.sub('c'), db.config);
 
       await other.connect();
       await other.query('BEGIN');

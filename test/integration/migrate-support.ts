@@ -4,8 +4,7 @@
  */
 import { runCli } from '../helpers/cli.js';
 import { addCanary, DB_PASSWORD_CANARY } from '../helpers/canaries.js';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
@@ -39,12 +38,6 @@ export function regdb(
     stdout,
     stderr,
   }));
-}
-
-/** A temporary folder removed by `cleanup()`. */
-export function tempDir(label: string): { path: string; cleanup: () => void } {
-  const path = mkdtempSync(join(tmpdir(), `regdb-${label}-`));
-  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
 /** Writes a registry config.yml for the database and returns its path. */

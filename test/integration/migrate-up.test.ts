@@ -1,7 +1,6 @@
 /**
  * `regdb database migrate up` end to end: the real CLI against real PostgreSQL databases.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gitlabMigrationIds } from '../../src/db/gitlab-baseline.js';
@@ -13,22 +12,14 @@ import {
   recorded,
   regdb,
   summary,
-  tempDir,
   userTables,
   writeConfig,
 } from './migrate-support.js';
+import { testWork } from '../helpers/work.js';
 
 const gitlab = gitlabMigrationIds();
-const dir = tempDir('migrate-up');
-afterAll(() => dir.cleanup());
-
-let counter = 0;
-function configFor(db: TestDatabase): string {
-  counter += 1;
-  const sub = join(dir.path, `c${counter}`);
-  mkdirSync(sub);
-  return writeConfig(sub, db.config);
-}
+const work = testWork('migrate-up');
+const configFor = (db: TestDatabase): string => writeConfig(work.sub(), db.config);
 
 describe('migrate up on an empty database', () => {
   let db: TestDatabase;
@@ -240,7 +231,7 @@ describe('a failing migration', () => {
   it('rolls back alone; the error names its ID; earlier ones stay applied', async () => {
     const db = await freshDatabase();
     try {
-      const migrations = migrationsWith(join(dir.path, 'failing'), {
+      const migrations = migrationsWith(join(work.path, 'failing'), {
         'pre/20980101000000_regdb_good.sql':
           '-- regdb:up\nCREATE TABLE good_one (a int);\n-- regdb:down\nDROP TABLE good_one;\n',
         'pre/20990101000000_regdb_will_fail.sql':
@@ -277,7 +268,7 @@ describe('migrations that require background migrations (-- regdb:requires-bbm)'
   it('on a new install runs them synchronously and counts them', async () => {
     const db = await emptyDatabase();
     try {
-      const migrations = migrationsWith(join(dir.path, 'bbm-new'), needsBbm);
+      const migrations = migrationsWith(join(work.path, 'bbm-new'), needsBbm);
       const res = await regdb(['database', 'migrate', 'up', configFor(db)], {
         env: { REGDB_MIGRATIONS_DIR: migrations },
       });
@@ -298,7 +289,7 @@ describe('migrations that require background migrations (-- regdb:requires-bbm)'
   it('on an existing install fails with GitLab message while they are unfinished', async () => {
     const db = await freshDatabase();
     try {
-      const migrations = migrationsWith(join(dir.path, 'bbm-old'), needsBbm);
+      const migrations = migrationsWith(join(work.path, 'bbm-old'), needsBbm);
       const res = await regdb(['database', 'migrate', 'up', configFor(db)], {
         env: { REGDB_MIGRATIONS_DIR: migrations },
       });

@@ -5,29 +5,22 @@
  * digest; exit statuses 0 / 1 / 2 through the CLI; the run writes nothing on either side.
  * The plants are hand-written SQL and file edits here; what each must produce follows from them.
  */
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { verify, type VerifyResult } from '../../src/importer/verify.js';
 import type { DifferenceKind } from '../../src/importer/verify-compare.js';
 import { runCli } from '../helpers/cli.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import type { TestDatabase } from '../helpers/db.js';
 import { dumpTables, resetImportTables } from '../helpers/golden.js';
 import { copyTree, importTree, type TreeCopy } from '../helpers/import-run.js';
+import { testWork } from '../helpers/work.js';
 import { writeImportConfig } from './import-kill-support.js';
 
+const work = testWork('verify', { timeout: 600_000 });
 let db: TestDatabase;
-let work: string;
-const cleanups: (() => Promise<void>)[] = [];
 beforeAll(async () => {
-  db = await freshDatabase();
-  work = mkdtempSync(join(tmpdir(), 'regdb-verify-'));
-}, 600_000);
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await db?.drop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  db = await work.database();
 }, 600_000);
 
 const REPOS = 'docker/registry/v2/repositories';
@@ -36,7 +29,7 @@ const BLOBS = 'docker/registry/v2/blobs/sha256';
 async function imported(o: Parameters<typeof importTree>[2] = {}): Promise<TreeCopy> {
   await resetImportTables(db.pool);
   const t = await copyTree('real');
-  cleanups.push(() => t.remove());
+  work.defer(() => t.remove());
   await importTree(db.pool, t, o);
   return t;
 }
@@ -252,7 +245,7 @@ describe('verify', { timeout: 300_000 }, () => {
 describe('verify through the CLI', { timeout: 300_000 }, () => {
   it('exit 0 when equal, 1 with a table and JSON by kind, 2 on usage errors; writes nothing', async () => {
     const t = await imported();
-    const config = writeImportConfig(work, db, t.root);
+    const config = writeImportConfig(work.path, db, t.root);
     const before = await dumpTables(db.pool);
     const clean = await runCli(['database', 'verify', '--full', config]);
     expect(clean.stderr).toBe('');
