@@ -83,6 +83,24 @@ export interface RunningCli {
   readonly done: Promise<CliResult>;
 }
 
+/**
+ * What a child process started with stdout and stderr piped printed, and how it ended (exit status or
+ * signal), once it closed. `onStderr` sees all of stderr so far each time more arrives.
+ */
+export function childResult(child: ChildProcess, onStderr?: (stderr: string) => void): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
+    child.stderr!.on('data', (b: Buffer) => {
+      stderr += b.toString('utf8');
+      onStderr?.(stderr);
+    });
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
 /** Starts `regdb args`; `done` settles when it exits, killed or not. */
 export function startCli(args: readonly string[], opts: CliOptions = {}): RunningCli {
   const { command, args: base } = opts.bin !== undefined ? { command: opts.bin, args: [] } : regdbCommand();
@@ -93,21 +111,9 @@ export function startCli(args: readonly string[], opts: CliOptions = {}): Runnin
     env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const done = new Promise<CliResult>((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
-    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      const r = { code, signal, stdout, stderr };
-      try {
-        assertNoCanaries(r, args, opts.scan);
-        resolve(r);
-      } catch (err) {
-        reject(err as Error);
-      }
-    });
+  const done = childResult(child).then((r) => {
+    assertNoCanaries(r, args, opts.scan);
+    return r;
   });
   child.stdin!.on('error', () => undefined);
   child.stdin!.end(opts.input ?? '');

@@ -9,7 +9,6 @@ import { spawn } from 'node:child_process';
 import {
   chmodSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -20,32 +19,24 @@ import {
 } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT, runCli, type CliResult } from '../helpers/cli.js';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { childResult, REPO_ROOT, runCli, type CliResult } from '../helpers/cli.js';
+import type { TestDatabase } from '../helpers/db.js';
+import { testWork } from '../helpers/work.js';
 import { resetImportTables } from '../helpers/golden.js';
 import { Rng } from '../fuzz/rng.js';
 import { blobDataFile, MT, writeTree, type Tree, type TreeRepository } from '../fuzz/tree.js';
 import { importDump, writeImportConfig } from './import-kill-support.js';
 
-let work: string;
+const work = testWork('damaged', { mode: 0o755 });
 let db: TestDatabase;
 let n = 0;
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), 'regdb-damaged-'));
-  chmodSync(work, 0o755);
-  db = await freshDatabase();
-});
-
-afterAll(async () => {
-  await db?.drop();
-  if (work) {
-    execFileSync('chmod', ['-R', 'u+rwX', work]);
-    rmSync(work, { recursive: true, force: true });
-  }
+  // The cases take permissions away (chmod 000): give them back before the folder is removed.
+  work.defer(() => void execFileSync('chmod', ['-R', 'u+rwX', work.path]));
+  db = await work.database();
 });
 
 beforeEach(async () => {
@@ -76,7 +67,7 @@ interface ReportJson {
 const OLD = new Date('2001-01-01T00:00:00Z');
 
 function newCase(): Case {
-  const dir = join(work, `case-${++n}`);
+  const dir = join(work.path, `case-${++n}`);
   const root = join(dir, 'root');
   const outside = join(dir, 'outside');
   mkdirSync(root, { recursive: true });
@@ -200,7 +191,7 @@ describe('damaged blob data', () => {
   it('a socket as blob data (ENXIO when opened) is skipped and reported', async () => {
     const c = newCase();
     const rel = blobDataFile(c.target.oci.hex);
-    const short = join(work, `sock${n}`);
+    const short = join(work.path, `sock${n}`);
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(short, resolve));
     try {
@@ -426,23 +417,16 @@ describe('--strict', () => {
 
 /** The CLI from source as uid/gid 65534 (test/helpers/cli.ts runs as the test's own user). */
 function runAsNobody(args: readonly string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args],
-      {
-        cwd: REPO_ROOT,
-        env: { ...process.env, HOME: '/tmp' },
-        uid: 65534,
-        gid: 65534,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, HOME: '/tmp' },
+      uid: 65534,
+      gid: 65534,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  return childResult(child);
 }

@@ -10,12 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbedded } from '../../src/db/embedded.js';
-import { REPO_ROOT } from '../helpers/cli.js';
+import { BIN, childResult, REPO_ROOT, type CliResult } from '../helpers/cli.js';
 import { freshDatabase, testServer, type TestDatabase } from '../helpers/db.js';
 import { FIXTURES } from '../helpers/import-run.js';
 import { syntheticTree, writeImportConfig, type SyntheticTree } from './import-kill-support.js';
-
-const BIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 
 /** The environment of a user who set none of regdb's log variables. */
 function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -25,12 +23,7 @@ function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliResult;
 
 /**
  * The built CLI as a child process. `onStderr` sees stderr as it arrives and may return a signal to
@@ -40,45 +33,30 @@ function regdb(
   args: readonly string[],
   opts: { env?: NodeJS.ProcessEnv; onStderr?: (text: string) => NodeJS.Signals | undefined } = {},
 ): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: REPO_ROOT,
-      env: cleanEnv(opts.env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let signalled = false;
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString('utf8');
-      const sig = signalled ? undefined : opts.onStderr?.(stderr);
-      if (sig !== undefined) {
-        signalled = true;
-        child.kill(sig);
-      }
-    });
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: REPO_ROOT,
+    env: cleanEnv(opts.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let signalled = false;
+  return childResult(child, (stderr) => {
+    const sig = signalled ? undefined : opts.onStderr?.(stderr);
+    if (sig !== undefined) {
+      signalled = true;
+      child.kill(sig);
+    }
   });
 }
 
 /** The same command on a pseudo-terminal (util-linux `script`): stdout and stderr both arrive on stdout. */
 function regdbOnTerminal(args: readonly string[]): Promise<Run> {
   const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', quoted, '/dev/null'], {
-      cwd: REPO_ROOT,
-      env: cleanEnv({ TERM: 'xterm' }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  const child = spawn('script', ['-qec', quoted, '/dev/null'], {
+    cwd: REPO_ROOT,
+    env: cleanEnv({ TERM: 'xterm' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return childResult(child);
 }
 
 function describeRun(r: Run): string {

@@ -7,12 +7,11 @@
  *   or resets the connection, for a while (retried, success) or for one object always (exit 1 naming
  *   the object, then a clean rerun).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, testServer, type TestDatabase } from '../helpers/db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { testServer, type TestDatabase } from '../helpers/db.js';
 import { listTree, loadTreeIntoGcs, uploadTreeToS3 } from '../helpers/driver-backends.js';
 import {
   faults,
@@ -25,6 +24,7 @@ import { startGcsServer, type GcsTestServer } from '../helpers/gcs-server.js';
 import type { Dump } from '../helpers/golden.js';
 import { FIXTURES } from '../helpers/import-run.js';
 import { S3_ACCESS_KEY, S3_SECRET_KEY, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { testWork } from '../helpers/work.js';
 import {
   describeRun,
   importDump,
@@ -35,23 +35,7 @@ import {
   type SyntheticTree,
 } from './import-kill-support.js';
 
-let work: string;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'regdb-import-failures-'));
-});
-
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
-
-async function database(): Promise<TestDatabase> {
-  const db = await freshDatabase();
-  cleanups.push(() => db.drop());
-  return db;
-}
+const work = testWork('import-failures');
 
 /** The statistics row differs between runs by design (errors, driver): compared separately. */
 function rowsOf(dump: Dump): Dump {
@@ -99,12 +83,12 @@ describe('database connections killed mid-run (pg_terminate_backend)', () => {
 
   beforeAll(async () => {
     tree = syntheticTree({ repositories: 30, tags: 300, layerRefs: 1500, sharedLayers: 300, seed: 23 });
-    cleanups.push(() => tree.remove());
+    work.defer(() => tree.remove());
     admin = new pg.Client({ connectionString: testServer().adminUrl });
     await admin.connect();
-    cleanups.push(() => admin.end());
-    const db = await database();
-    const run = await runImportProcess(writeImportConfig(work, db, tree.root), ARGS, work);
+    work.defer(() => admin.end());
+    const db = await work.database();
+    const run = await runImportProcess(writeImportConfig(work.path, db, tree.root), ARGS, work.path);
     expect(run.code, describeRun(run)).toBe(0);
     reference = await importDump(db);
     await db.drop();
@@ -119,9 +103,9 @@ describe('database connections killed mid-run (pg_terminate_backend)', () => {
     db: TestDatabase,
     kill: (dbname: string) => Promise<number>,
   ): Promise<{ run: ImportRun; killed: number }> {
-    const config = writeImportConfig(work, db, tree.root);
+    const config = writeImportConfig(work.path, db, tree.root);
     let done = false;
-    const running = runImportProcess(config, ARGS, work).finally(() => (done = true));
+    const running = runImportProcess(config, ARGS, work.path).finally(() => (done = true));
     let killed = 0;
     const deadline = Date.now() + 60_000;
     while (!done && Date.now() < deadline) {
@@ -133,7 +117,7 @@ describe('database connections killed mid-run (pg_terminate_backend)', () => {
   }
 
   it('a backend killed inside a COPY is retried: exit 0 and the rows of an uninterrupted import', async () => {
-    const db = await database();
+    const db = await work.database();
     let kills = 0;
     // At most three kills, each of a backend that is running a COPY at that very moment (one statement
     // picks and terminates it, so it cannot have moved on to a read outside a batch transaction).
@@ -161,7 +145,7 @@ describe('database connections killed mid-run (pg_terminate_backend)', () => {
   });
 
   it('every connection killed for seconds: a clean exit 1, then the rerun gives the same rows', async () => {
-    const db = await database();
+    const db = await work.database();
     let started = 0;
     // Wait for the first checkpoint commit, then kill every importer backend, again and again, until
     // the run gives up.
@@ -188,7 +172,7 @@ describe('database connections killed mid-run (pg_terminate_backend)', () => {
       /^regdb: failed to import metadata: .*(terminating connection due to administrator command|Connection terminated|connection error and is not queryable)/,
     );
 
-    const rerun = await runImportProcess(writeImportConfig(work, db, tree.root), ARGS, work);
+    const rerun = await runImportProcess(writeImportConfig(work.path, db, tree.root), ARGS, work.path);
     expect(rerun.code, describeRun(rerun)).toBe(0);
     const dump = await importDump(db);
     expect(rowsOf(dump)).toEqual(rowsOf(reference));
@@ -213,18 +197,18 @@ describe.each(['s3', 'gcs'] as const)('storage errors through a fault proxy in f
     const files = listTree(join(FIXTURES, 'real')).filter((f) => !f.path.startsWith(`${LOCKFILES}/`));
     if (backend === 's3') {
       s3 = await startS3Server();
-      cleanups.push(() => s3!.close());
+      work.defer(() => s3!.close());
       await uploadTreeToS3(s3, files, `${PREFIX}/`);
       proxy = await startFaultProxy({ port: s3.port });
     } else {
       gcs = await startGcsServer();
-      cleanups.push(() => gcs!.close());
+      work.defer(() => gcs!.close());
       loadTreeIntoGcs(gcs, GCS_BUCKET, files, `${PREFIX}/`);
       proxy = await startFaultProxy({ port: gcs.port });
     }
-    cleanups.push(() => proxy.close());
-    const db = await database();
-    const run = await runImportProcess(writeConfig(db), [], work);
+    work.defer(() => proxy.close());
+    const db = await work.database();
+    const run = await runImportProcess(writeConfig(db), [], work.path);
     expect(run.code, describeRun(run)).toBe(0);
     reference = await importDump(db);
     await db.drop();
@@ -233,7 +217,7 @@ describe.each(['s3', 'gcs'] as const)('storage errors through a fault proxy in f
 
   /** A server-database config whose storage goes through the proxy, with 2 retries per request. */
   function writeConfig(db: TestDatabase): string {
-    const file = writeImportConfig(work, db, '/unused');
+    const file = writeImportConfig(work.path, db, '/unused');
     const base = readFileSync(file, 'utf8').split('storage:')[0]!;
     const storage =
       backend === 's3'
@@ -303,8 +287,8 @@ describe.each(['s3', 'gcs'] as const)('storage errors through a fault proxy in f
     };
     for (const fault of transient)
       proxy.inject(fault, { times: Infinity, match: (req) => choose(req) === fault });
-    const db = await database();
-    const run = await runImportProcess(writeConfig(db), [], work);
+    const db = await work.database();
+    const run = await runImportProcess(writeConfig(db), [], work.path);
     expect(run.code, describeRun(run)).toBe(0);
     const faulted = proxy.requests.filter((r) => r.fault !== undefined);
     expect(faulted).toHaveLength(injected);
@@ -327,9 +311,9 @@ describe.each(['s3', 'gcs'] as const)('storage errors through a fault proxy in f
       times: Infinity,
       match: (req) => req.method === 'GET' && decodeURIComponent(req.url.split('?')[0]!).endsWith(suffix),
     });
-    const db = await database();
+    const db = await work.database();
     const config = writeConfig(db);
-    const run = await runImportProcess(config, [], work);
+    const run = await runImportProcess(config, [], work.path);
     expect(run.code, describeRun(run)).toBe(1);
     const line = errorLine(run);
     expect(line).toContain(INDEX_DATA);
@@ -339,7 +323,7 @@ describe.each(['s3', 'gcs'] as const)('storage errors through a fault proxy in f
     expect(proxy.requests.filter((r) => r.fault !== undefined)).toHaveLength(3);
 
     proxy.reset();
-    const rerun = await runImportProcess(config, [], work);
+    const rerun = await runImportProcess(config, [], work.path);
     expect(rerun.code, describeRun(rerun)).toBe(0);
     const dump = await importDump(db);
     expect(rowsOf(dump)).toEqual(rowsOf(reference));
@@ -356,9 +340,9 @@ describe.each(['s3', 'gcs'] as const)('storage errors through a fault proxy in f
     const isWrite = (req: RecordedRequest) =>
       backend === 's3' ? req.method === 'PUT' : req.method === 'POST' && req.url.startsWith('/upload/');
     proxy.inject(fault, { times: Infinity, match: isWrite });
-    const db = await database();
+    const db = await work.database();
     const config = writeConfig(db);
-    const run = await runImportProcess(config, [], work);
+    const run = await runImportProcess(config, [], work.path);
     expect(run.code, describeRun(run)).toBe(1);
     const line = errorLine(run);
     expect(line).toMatch(/^regdb: failed to import metadata: importing all repositories: /);
@@ -366,7 +350,7 @@ describe.each(['s3', 'gcs'] as const)('storage errors through a fault proxy in f
     expect(line).toContain('could not restore lockfiles');
 
     proxy.reset();
-    const rerun = await runImportProcess(config, [], work);
+    const rerun = await runImportProcess(config, [], work.path);
     expect(rerun.code, describeRun(rerun)).toBe(0);
     expect(proxy.requests.filter(isWrite)).toHaveLength(1);
     const dump = await importDump(db);

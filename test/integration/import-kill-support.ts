@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestDatabase } from '../helpers/db.js';
-import { BIN, REPO_ROOT, runCli } from '../helpers/cli.js';
+import { BIN, childResult, REPO_ROOT, runCli } from '../helpers/cli.js';
 import { cliNodeFlags } from '../../scripts/lib/node-flags.js';
 import { addCanary, DB_PASSWORD_CANARY } from '../helpers/canaries.js';
 import { KILL_ENV } from '../helpers/import-kill-events.js';
@@ -76,25 +76,18 @@ export function runImportProcess(
   const cliArgs = ['database', 'import', '--log-directory', logDir, ...args, config];
   if (env[KILL_ENV] === undefined) return runCli(cliArgs, { env });
   // With a kill point, the built CLI runs behind the tests' entry that injects ImportEvents.
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        ...cliNodeFlags(BIN),
-        '--import',
-        'tsx',
-        join(REPO_ROOT, 'test', 'helpers', 'import-events-entry.ts'),
-        ...cliArgs,
-      ],
-      { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...cliNodeFlags(BIN),
+      '--import',
+      'tsx',
+      join(REPO_ROOT, 'test', 'helpers', 'import-events-entry.ts'),
+      ...cliArgs,
+    ],
+    { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  return childResult(child);
 }
 
 /**
