@@ -9,7 +9,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { md5FromBase64 } from './content-md5.js';
-import { KeepAliveClient, readAll } from './http-client.js';
+import type { AttemptCancel } from './attempt.js';
+import { KeepAliveClient } from './http-client.js';
+import { readAll } from './streams.js';
 import type { ListPage, ListQuery, ObjectEntry } from './object-walk.js';
 import { isNetworkError } from './requests.js';
 
@@ -164,7 +166,7 @@ export class GcsHttp {
   async request(
     method: string,
     path: string,
-    signal: AbortSignal,
+    cancel: AttemptCancel,
     extra: GcsRequestExtra = {},
   ): Promise<IncomingMessage> {
     const headers: Record<string, string> = this.opts.auth ? { ...(await this.opts.auth()) } : {};
@@ -174,14 +176,14 @@ export class GcsHttp {
       headers['content-length'] = String(extra.body.length);
     }
     return this.client.request(
-      { method, path: this.basePath + path, headers, body: extra.body, signal },
+      { method, path: this.basePath + path, headers, body: extra.body, cancel },
       failure,
     );
   }
 
   /** A request whose whole reply body is wanted (list pages, metadata). */
-  async fetch(method: string, path: string, signal: AbortSignal, extra?: GcsRequestExtra): Promise<Buffer> {
-    return readAll(await this.request(method, path, signal, extra));
+  async fetch(method: string, path: string, cancel: AttemptCancel, extra?: GcsRequestExtra): Promise<Buffer> {
+    return readAll(await this.request(method, path, cancel, extra));
   }
 }
 

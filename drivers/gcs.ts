@@ -7,6 +7,7 @@
  * tests); with a key, or with neither key nor endpoint (default credentials), with a bearer token.
  */
 import type { Logger } from 'pino';
+import type { AttemptCancel } from './attempt.js';
 import { googleAuthHeaders } from './gcs-auth.js';
 import {
   gcsBaseUrl,
@@ -56,41 +57,41 @@ class GcsBackend implements ObjectBackend {
     private readonly bucket: string,
   ) {}
 
-  async listPage(q: ListQuery & { readonly limit?: number }, signal: AbortSignal): Promise<ListPage> {
-    const body = await this.http.fetch('GET', listPath(this.bucket, q), signal);
+  async listPage(q: ListQuery & { readonly limit?: number }, cancel: AttemptCancel): Promise<ListPage> {
+    const body = await this.http.fetch('GET', listPath(this.bucket, q), cancel);
     return parseListPage(body.toString('utf8'));
   }
 
-  async head(key: string, signal: AbortSignal): Promise<HeadResult> {
+  async head(key: string, cancel: AttemptCancel): Promise<HeadResult> {
     const body = await this.http.fetch(
       'GET',
       `${objectPath(this.bucket, key)}?fields=${HEAD_FIELDS}`,
-      signal,
+      cancel,
     );
     const meta = JSON.parse(body.toString('utf8')) as { size?: string; updated?: string };
     return { size: Number(meta.size ?? 0), modTime: meta.updated ? new Date(meta.updated) : undefined };
   }
 
-  async get(key: string, signal: AbortSignal, offset?: number): Promise<GetResult> {
+  async get(key: string, cancel: AttemptCancel, offset?: number): Promise<GetResult> {
     const res = await this.http.request(
       'GET',
       `${objectPath(this.bucket, key)}?alt=media`,
-      signal,
+      cancel,
       offset ? { range: `bytes=${offset}-` } : {},
     );
     const length = res.headers['content-length'];
     return length === undefined ? { body: res } : { body: res, size: Number(length) };
   }
 
-  async put(key: string, content: Buffer, signal: AbortSignal): Promise<void> {
+  async put(key: string, content: Buffer, cancel: AttemptCancel): Promise<void> {
     const path =
       `/upload/storage/v1/b/${encodeURIComponent(this.bucket)}/o` +
       `?uploadType=media&name=${encodeURIComponent(key)}&fields=generation`;
-    await this.http.fetch('POST', path, signal, { body: content });
+    await this.http.fetch('POST', path, cancel, { body: content });
   }
 
-  async remove(key: string, signal: AbortSignal): Promise<void> {
-    await this.http.fetch('DELETE', objectPath(this.bucket, key), signal);
+  async remove(key: string, cancel: AttemptCancel): Promise<void> {
+    await this.http.fetch('DELETE', objectPath(this.bucket, key), cancel);
   }
 
   isNotFound(err: unknown): boolean {

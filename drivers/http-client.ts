@@ -5,7 +5,8 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Readable } from 'node:stream';
+import type { AttemptCancel } from './attempt.js';
+import { readAll } from './streams.js';
 
 export interface KeepAliveOptions {
   /** http(s)://host[:port][/base] */
@@ -24,7 +25,8 @@ export interface OutgoingRequest {
   /** Another host name than the endpoint's (S3 virtual-hosted buckets). */
   readonly hostname?: string;
   readonly body?: Buffer;
-  readonly signal: AbortSignal;
+  /** Destroys the request (and its response) when the attempt is abandoned. */
+  readonly cancel: AttemptCancel;
 }
 
 /** Turns a response other than 2xx, with its body, into the store's error. */
@@ -60,7 +62,6 @@ export class KeepAliveClient {
           path: r.path,
           headers: r.headers,
           agent: this.agent,
-          signal: r.signal,
         },
         (res) => {
           const status = res.statusCode ?? 0;
@@ -69,25 +70,8 @@ export class KeepAliveClient {
         },
       );
       req.once('error', reject);
+      r.cancel.onCancel((reason) => req.destroy(reason));
       req.end(r.body);
     });
   }
-}
-
-/** Reads a whole stream into one Buffer (data events: no async iterator per response). */
-export function readAll(stream: Readable): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    stream.on('data', (c: Buffer) => {
-      chunks.push(c);
-      total += c.length;
-    });
-    stream.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)));
-    stream.once('error', reject);
-    // Closed before its end without an error of its own: cut off (after 'end' this settles nothing).
-    stream.once('close', () =>
-      reject(Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })),
-    );
-  });
 }

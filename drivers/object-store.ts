@@ -6,8 +6,9 @@
  * "not found" and transient failures (`isNotFound`, `isTransient`); the checks every method repeats
  * (path, abort, the driver name on errors) are BaseDriver's (base.ts).
  */
-import type { Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import type { AttemptCancel } from './attempt.js';
 import { BaseDriver } from './base.js';
 import type {
   CallOptions,
@@ -52,11 +53,11 @@ export interface GetResult {
 export interface ObjectBackend {
   /** Operation names for logs and errors, e.g. { list: 'ListObjectsV2', ... }. */
   readonly operations: Readonly<Record<'list' | 'head' | 'get' | 'put' | 'delete', string>>;
-  listPage(query: ListQuery & { readonly limit?: number }, signal: AbortSignal): Promise<ListPage>;
-  head(key: string, signal: AbortSignal): Promise<HeadResult>;
-  get(key: string, signal: AbortSignal, offset?: number): Promise<GetResult>;
-  put(key: string, content: Buffer, signal: AbortSignal): Promise<void>;
-  remove(key: string, signal: AbortSignal): Promise<void>;
+  listPage(query: ListQuery & { readonly limit?: number }, cancel: AttemptCancel): Promise<ListPage>;
+  head(key: string, cancel: AttemptCancel): Promise<HeadResult>;
+  get(key: string, cancel: AttemptCancel, offset?: number): Promise<GetResult>;
+  put(key: string, content: Buffer, cancel: AttemptCancel): Promise<void>;
+  remove(key: string, cancel: AttemptCancel): Promise<void>;
   /** Is this failure "no such object"? (S3 NoSuchKey/404, GCS 404) */
   isNotFound(err: unknown): boolean;
   /** Is this failure worth another attempt? (5xx, 429, SlowDown, broken connections) */
@@ -128,7 +129,7 @@ export class ObjectStoreDriver extends BaseDriver implements ObjectStore {
         path: pathOf(this, q.prefix),
         signal: q.signal,
       },
-      (signal) => this.backend.listPage(q, signal),
+      (cancel) => this.backend.listPage(q, cancel),
     );
   }
 
@@ -137,7 +138,7 @@ export class ObjectStoreDriver extends BaseDriver implements ObjectStore {
       try {
         const head = await this.runner.run(
           { kind: 'stat', operation: this.backend.operations.head, path, signal: options?.signal },
-          (signal) => this.backend.head(keyOf(this, path), signal),
+          (cancel) => this.backend.head(keyOf(this, path), cancel),
         );
         return { path, isDir: false, size: head.size, modTime: head.modTime };
       } catch (err) {
@@ -147,7 +148,7 @@ export class ObjectStoreDriver extends BaseDriver implements ObjectStore {
     // A directory is a prefix with at least one object below it.
     const probe = await this.runner.run(
       { kind: 'list', operation: this.backend.operations.list, path, signal: options?.signal },
-      (signal) => this.backend.listPage({ prefix: dirKeyOf(this, path), delimiter: false, limit: 1 }, signal),
+      (cancel) => this.backend.listPage({ prefix: dirKeyOf(this, path), delimiter: false, limit: 1 }, cancel),
     );
     if (probe.objects.length === 0 && probe.prefixes.length === 0)
       throw new PathNotFoundError(path, this.name);
@@ -165,8 +166,8 @@ export class ObjectStoreDriver extends BaseDriver implements ObjectStore {
   protected readChecked(path: string, options: GetContentOptions): Promise<Buffer> {
     return this.runner.run(
       { kind: 'get', operation: this.backend.operations.get, path, signal: options.signal },
-      async (signal) => {
-        const { body, size } = await this.backend.get(keyOf(this, path), signal);
+      async (cancel) => {
+        const { body, size } = await this.backend.get(keyOf(this, path), cancel);
         if (size !== undefined && size > options.maxBytes) {
           body.destroy();
           throw new ContentTooLargeError(path, this.name, options.maxBytes, size);
@@ -194,15 +195,16 @@ export class ObjectStoreDriver extends BaseDriver implements ObjectStore {
   protected async readerChecked(path: string, options: CallOptions & { offset?: number }): Promise<Readable> {
     const { body } = await this.runner.run(
       { kind: 'get', operation: this.backend.operations.get, path, signal: options.signal },
-      (signal) => this.backend.get(keyOf(this, path), signal, options.offset || undefined),
+      (cancel) => this.backend.get(keyOf(this, path), cancel, options.offset || undefined),
     );
-    return body;
+    // The attempt ends once the headers are in; the caller's signal still cuts the body short.
+    return options.signal ? addAbortSignal(options.signal, body) : body;
   }
 
   protected async putChecked(path: string, content: Buffer, options?: CallOptions): Promise<void> {
     await this.runner.run(
       { kind: 'put', operation: this.backend.operations.put, path, signal: options?.signal },
-      (signal) => this.backend.put(keyOf(this, path), content, signal),
+      (cancel) => this.backend.put(keyOf(this, path), content, cancel),
     );
   }
 
@@ -210,7 +212,7 @@ export class ObjectStoreDriver extends BaseDriver implements ObjectStore {
     try {
       await this.runner.run(
         { kind: 'delete', operation: this.backend.operations.delete, path, signal: options?.signal },
-        (signal) => this.backend.remove(keyOf(this, path), signal),
+        (cancel) => this.backend.remove(keyOf(this, path), cancel),
       );
     } catch (err) {
       if (!(err instanceof PathNotFoundError)) throw err;

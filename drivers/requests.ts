@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { AdaptiveLimit } from './adaptive-limit.js';
+import { AttemptTimeoutError, AttemptTracker, type AttemptCancel } from './attempt.js';
 import type { RequestCounts } from './driver.js';
 import { backendFailure, StorageError, type StorageDriverError } from './errors.js';
 import { silentLogger } from './silent-logger.js';
@@ -76,13 +77,6 @@ export interface RequestSpec {
   readonly signal?: AbortSignal;
 }
 
-class AttemptTimeoutError extends Error {
-  constructor(ms: number) {
-    super(`request timed out after ${ms} ms`);
-    this.name = 'AttemptTimeoutError';
-  }
-}
-
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
@@ -106,6 +100,7 @@ export class RequestRunner {
   private readonly logger: Logger;
   private readonly counts: RequestCounts;
   private readonly intervalMs: number;
+  private readonly attempts: AttemptTracker;
   private nextSlot = 0;
   private retries = 0;
 
@@ -118,6 +113,7 @@ export class RequestRunner {
     this.logger = opts.logger ?? silentLogger;
     const rps = opts.maxRequestsPerSecond ?? 0;
     this.intervalMs = rps > 0 ? 1000 / rps : 0;
+    this.attempts = new AttemptTracker(this.retry.attemptTimeoutMs);
   }
 
   requestCounts(): RequestCounts {
@@ -130,10 +126,10 @@ export class RequestRunner {
   }
 
   /**
-   * Runs `fn` (one HTTP request) under the limits, retrying transient failures. `fn` gets a signal
-   * that aborts on the caller's signal or the attempt timeout.
+   * Runs `fn` (one HTTP request) under the limits, retrying transient failures. `fn` is told through
+   * its AttemptCancel when the caller's signal aborts or the attempt times out (attempt.ts).
    */
-  async run<T>(spec: RequestSpec, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async run<T>(spec: RequestSpec, fn: (cancel: AttemptCancel) => Promise<T>): Promise<T> {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       spec.signal?.throwIfAborted();
@@ -188,7 +184,7 @@ export class RequestRunner {
     }
   }
 
-  private async attempt<T>(spec: RequestSpec, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async attempt<T>(spec: RequestSpec, fn: (cancel: AttemptCancel) => Promise<T>): Promise<T> {
     if (this.intervalMs > 0) {
       const now = Date.now();
       const slot = Math.max(now, this.nextSlot);
@@ -196,25 +192,7 @@ export class RequestRunner {
       if (slot > now) await sleep(slot - now, spec.signal);
     }
     this.counts[spec.kind]++;
-    const timeout = new AbortController();
-    const signal = spec.signal ? AbortSignal.any([spec.signal, timeout.signal]) : timeout.signal;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new AttemptTimeoutError(this.retry.attemptTimeoutMs);
-        timeout.abort(err);
-        reject(err);
-      }, this.retry.attemptTimeoutMs);
-    });
-    try {
-      return await Promise.race([fn(signal), timedOut]);
-    } catch (err) {
-      // Whatever the SDK made of the aborted request, report the timeout itself.
-      if (timeout.signal.aborted) throw new AttemptTimeoutError(this.retry.attemptTimeoutMs);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.attempts.run(spec.signal, fn);
   }
 
   private finalError(

@@ -8,6 +8,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { AttemptCancel } from './attempt.js';
 import { KeepAliveClient } from './http-client.js';
 
 export interface S3HttpOptions {
@@ -152,7 +153,7 @@ export class S3Http {
     method: string,
     key: string | undefined,
     query: ReadonlyArray<readonly [string, string]>,
-    signal: AbortSignal,
+    cancel: AttemptCancel,
     extra: { body?: Buffer; range?: string } = {},
   ): Promise<IncomingMessage> {
     const path =
@@ -194,7 +195,7 @@ export class S3Http {
         path: canonicalQuery ? `${path}?${canonicalQuery}` : path,
         headers,
         body: extra.body,
-        signal,
+        cancel,
       },
       failure,
     );

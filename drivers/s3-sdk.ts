@@ -15,6 +15,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import type { AttemptCancel } from './attempt.js';
 import { md5FromETag } from './content-md5.js';
 import type { ListPage, ListQuery } from './object-walk.js';
 import type { GetResult, HeadResult, ObjectBackend } from './object-store.js';
@@ -37,7 +38,7 @@ export class S3Backend extends S3ErrorRules implements ObjectBackend {
     super();
   }
 
-  async listPage(q: ListQuery & { readonly limit?: number }, signal: AbortSignal): Promise<ListPage> {
+  async listPage(q: ListQuery & { readonly limit?: number }, cancel: AttemptCancel): Promise<ListPage> {
     const out = await this.client.send(
       new ListObjectsV2Command({
         Bucket: this.bucket,
@@ -47,7 +48,7 @@ export class S3Backend extends S3ErrorRules implements ObjectBackend {
         StartAfter: q.token === undefined ? q.startAfter : undefined,
         MaxKeys: q.limit ?? 1000,
       }),
-      { abortSignal: signal },
+      { abortSignal: cancel.signal },
     );
     return {
       objects: (out.Contents ?? []).map((o) => ({
@@ -61,31 +62,31 @@ export class S3Backend extends S3ErrorRules implements ObjectBackend {
     };
   }
 
-  async head(key: string, signal: AbortSignal): Promise<HeadResult> {
+  async head(key: string, cancel: AttemptCancel): Promise<HeadResult> {
     const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), {
-      abortSignal: signal,
+      abortSignal: cancel.signal,
     });
     return { size: Number(head.ContentLength ?? 0), modTime: head.LastModified };
   }
 
-  async get(key: string, signal: AbortSignal, offset?: number): Promise<GetResult> {
+  async get(key: string, cancel: AttemptCancel, offset?: number): Promise<GetResult> {
     const out = await this.client.send(
       new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: offset ? `bytes=${offset}-` : undefined }),
-      { abortSignal: signal },
+      { abortSignal: cancel.signal },
     );
     const body = (out.Body as Readable | undefined) ?? Readable.from([]);
     return out.ContentLength === undefined ? { body } : { body, size: Number(out.ContentLength) };
   }
 
-  async put(key: string, content: Buffer, signal: AbortSignal): Promise<void> {
+  async put(key: string, content: Buffer, cancel: AttemptCancel): Promise<void> {
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: content }), {
-      abortSignal: signal,
+      abortSignal: cancel.signal,
     });
   }
 
-  async remove(key: string, signal: AbortSignal): Promise<void> {
+  async remove(key: string, cancel: AttemptCancel): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), {
-      abortSignal: signal,
+      abortSignal: cancel.signal,
     });
   }
 

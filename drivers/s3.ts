@@ -6,9 +6,10 @@
  * one HTTP request.
  */
 import type { Logger } from 'pino';
+import type { AttemptCancel } from './attempt.js';
 import { md5FromETag } from './content-md5.js';
 import type { ListPage, ListQuery, ObjectWalkTuning } from './object-walk.js';
-import { readAll } from './http-client.js';
+import { readAll } from './streams.js';
 import { parseListResult, S3Http } from './s3-http.js';
 import { ObjectStoreDriver, type GetResult, type HeadResult, type ObjectBackend } from './object-store.js';
 import { isNetworkError, type RetryPolicy } from './requests.js';
@@ -99,7 +100,7 @@ class HttpS3Backend extends S3ErrorRules implements ObjectBackend {
     super();
   }
 
-  async listPage(q: ListQuery & { readonly limit?: number }, signal: AbortSignal): Promise<ListPage> {
+  async listPage(q: ListQuery & { readonly limit?: number }, cancel: AttemptCancel): Promise<ListPage> {
     const query: Array<[string, string]> = [
       ['list-type', '2'],
       ['prefix', q.prefix],
@@ -108,7 +109,7 @@ class HttpS3Backend extends S3ErrorRules implements ObjectBackend {
     if (q.delimiter) query.push(['delimiter', '/']);
     if (q.token !== undefined) query.push(['continuation-token', q.token]);
     else if (q.startAfter !== undefined) query.push(['start-after', q.startAfter]);
-    const res = await this.http.request('GET', undefined, query, signal);
+    const res = await this.http.request('GET', undefined, query, cancel);
     const out = parseListResult((await readAll(res)).toString('utf8'));
     return {
       objects: out.Contents.map((o) => ({
@@ -122,8 +123,8 @@ class HttpS3Backend extends S3ErrorRules implements ObjectBackend {
     };
   }
 
-  async head(key: string, signal: AbortSignal): Promise<HeadResult> {
-    const res = await this.http.request('HEAD', key, [], signal);
+  async head(key: string, cancel: AttemptCancel): Promise<HeadResult> {
+    const res = await this.http.request('HEAD', key, [], cancel);
     res.resume();
     const modified = res.headers['last-modified'];
     return {
@@ -132,18 +133,18 @@ class HttpS3Backend extends S3ErrorRules implements ObjectBackend {
     };
   }
 
-  async get(key: string, signal: AbortSignal, offset?: number): Promise<GetResult> {
-    const res = await this.http.request('GET', key, [], signal, offset ? { range: `bytes=${offset}-` } : {});
+  async get(key: string, cancel: AttemptCancel, offset?: number): Promise<GetResult> {
+    const res = await this.http.request('GET', key, [], cancel, offset ? { range: `bytes=${offset}-` } : {});
     const length = res.headers['content-length'];
     return length === undefined ? { body: res } : { body: res, size: Number(length) };
   }
 
-  async put(key: string, content: Buffer, signal: AbortSignal): Promise<void> {
-    (await this.http.request('PUT', key, [], signal, { body: content })).resume();
+  async put(key: string, content: Buffer, cancel: AttemptCancel): Promise<void> {
+    (await this.http.request('PUT', key, [], cancel, { body: content })).resume();
   }
 
-  async remove(key: string, signal: AbortSignal): Promise<void> {
-    (await this.http.request('DELETE', key, [], signal)).resume();
+  async remove(key: string, cancel: AttemptCancel): Promise<void> {
+    (await this.http.request('DELETE', key, [], cancel)).resume();
   }
 
   async close(): Promise<void> {

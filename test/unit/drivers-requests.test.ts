@@ -73,11 +73,9 @@ describe('RequestRunner', () => {
   it('times out a hung attempt and retries it', async () => {
     const { r } = runner();
     let calls = 0;
-    const out = await r.run({ kind: 'get', operation: 'Get' }, (signal) => {
+    const out = await r.run({ kind: 'get', operation: 'Get' }, (cancel) => {
       if (++calls === 1)
-        return new Promise((_, reject) =>
-          signal.addEventListener('abort', () => reject(new Error('aborted by signal'))),
-        );
+        return new Promise((_, reject) => cancel.onCancel(() => reject(new Error('cancelled'))));
       return Promise.resolve(calls);
     });
     expect(out).toBe(2);
