@@ -1,41 +1,50 @@
 /**
- * A bounded set of recently used sha256 digests in fixed typed arrays: `RecentSet`'s two generations
- * (a key asked for at least once per `size` insertions stays; when the newer generation is full, the
- * older one is dropped whole), but each generation is an open-addressed table of 32-byte keys
- * allocated once. 100,000 digests as strings cost ~14 MB of JavaScript heap, which V8 then lets grow
- * further between collections; here the same take 6.4 MB outside the heap, the same on a small
- * registry as on a large one, and no garbage. Digests of other algorithms (rare) go to a RecentSet.
+ * A bounded set of recently used sha256 digests in typed arrays: `RecentSet`'s two generations (a key
+ * asked for at least once per `size` insertions stays; when the newer generation is full, the older
+ * one is dropped whole), but each generation keeps its 32-byte keys packed in insertion order and an
+ * open-addressed Int32 index over them. Nothing is garbage, nothing sits on the JavaScript heap, and
+ * memory is bounded (at most ~41 bytes per digest held, 2 x size digests), while a small registry
+ * touches only the key bytes it fills: the index (8 bytes a digest) is resident from the start, the
+ * packed keys as they fill. The bound must hold a large registry's working set of layer blobs: a
+ * window smaller than the blobs shared across repositories makes every reuse a storage stat again
+ * (measured at 10x the default corpus: 599,185 stats for ~200,000 layer blobs with a 100,000 window).
+ * Digests of other algorithms (rare) go to a RecentSet.
  */
 import type { Digest } from '../registry/digest.js';
 import { RecentSet } from './recent-set.js';
 
 const KEY_BYTES = 32;
 
-/** One generation: `slots` (a power of two, at least twice its capacity) keys with linear probing. */
+/** One generation: up to `capacity` keys, packed, and an index of `slots` (a power of two >= 2x). */
 class DigestTable {
-  readonly keys: Uint8Array;
-  readonly used: Uint8Array;
+  private readonly keys: Uint8Array;
+  /** 0: empty; n: the key at packed position n - 1. Linear probing. */
+  private readonly index: Int32Array;
+  private readonly mask: number;
   count = 0;
 
-  constructor(readonly slots: number) {
-    this.keys = new Uint8Array(slots * KEY_BYTES);
-    this.used = new Uint8Array(slots);
+  constructor(readonly capacity: number) {
+    let slots = 2;
+    while (slots < 2 * capacity) slots *= 2;
+    this.index = new Int32Array(slots);
+    this.mask = slots - 1;
+    this.keys = new Uint8Array(capacity * KEY_BYTES);
   }
 
-  /** The slot holding `key`, or the empty slot where it would go (negative: -1 - slot). */
+  /** The index slot holding `key`, or the empty slot where it would go (negative: -1 - slot). */
   private find(key: Uint8Array): number {
-    const mask = this.slots - 1;
     // sha256 output is uniform: its first four bytes are as good a hash as any.
-    let i = ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) & mask;
+    let i = ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) & this.mask;
     for (;;) {
-      if (this.used[i] === 0) return -1 - i;
-      if (this.equalAt(i, key)) return i;
-      i = (i + 1) & mask;
+      const at = this.index[i]!;
+      if (at === 0) return -1 - i;
+      if (this.equalAt(at - 1, key)) return i;
+      i = (i + 1) & this.mask;
     }
   }
 
-  private equalAt(slot: number, key: Uint8Array): boolean {
-    const off = slot * KEY_BYTES;
+  private equalAt(position: number, key: Uint8Array): boolean {
+    const off = position * KEY_BYTES;
     for (let j = 0; j < KEY_BYTES; j++) if (this.keys[off + j] !== key[j]) return false;
     return true;
   }
@@ -48,15 +57,13 @@ class DigestTable {
   add(key: Uint8Array): boolean {
     const at = this.find(key);
     if (at >= 0) return false;
-    const slot = -1 - at;
-    this.keys.set(key, slot * KEY_BYTES);
-    this.used[slot] = 1;
-    this.count++;
+    this.keys.set(key, this.count * KEY_BYTES);
+    this.index[-1 - at] = ++this.count;
     return true;
   }
 
   clear(): void {
-    this.used.fill(0);
+    this.index.fill(0);
     this.count = 0;
   }
 }
@@ -70,10 +77,8 @@ export class RecentDigestSet {
   constructor(private readonly size: number) {
     if (!Number.isInteger(size) || size < 1)
       throw new Error(`RecentDigestSet size must be >= 1, got ${size}`);
-    let slots = 2;
-    while (slots < 2 * size) slots *= 2;
-    this.newer = new DigestTable(slots);
-    this.older = new DigestTable(slots);
+    this.newer = new DigestTable(size);
+    this.older = new DigestTable(size);
     this.others = new RecentSet(Math.min(size, 1000));
   }
 

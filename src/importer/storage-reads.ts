@@ -44,9 +44,11 @@ export class StorageReads {
   /**
    * Blob existence checks by digest, shared by every repository of the run (layers are shared):
    * answers kept in fixed-size sets of recently used digests (memory must not grow with the registry),
-   * checks in flight shared by whoever asks meanwhile. Only stats fill them.
+   * checks in flight shared by whoever asks meanwhile. Only stats fill them. Up to 500,000 existing
+   * blobs remembered (at most ~20 MB, resident as it fills): a registry's shared layers must fit, or
+   * each reuse is a stat again (digest-set.ts).
    */
-  private readonly existing = new RecentDigestSet(50_000);
+  private readonly existing = new RecentDigestSet(250_000);
   private readonly missing = new RecentDigestSet(5_000);
   private readonly checking = new Map<string, Promise<boolean>>();
   /**
