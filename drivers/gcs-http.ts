@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import { md5FromBase64 } from './content-md5.js';
 import type { AttemptCancel } from './attempt.js';
-import { KeepAliveClient } from './http-client.js';
+import { hasScheme, KeepAliveClient } from './http-client.js';
 import { readAll } from './streams.js';
 import type { ListPage, ListQuery, ObjectEntry } from './object-walk.js';
 import { isNetworkError } from './requests.js';
@@ -80,7 +80,7 @@ export function parseGcsError(status: number, body: string): GcsResponseError {
  */
 export function gcsBaseUrl(endpoint: string | undefined): string {
   if (endpoint === undefined || endpoint === '') return 'https://storage.googleapis.com';
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `https://${endpoint}`;
+  const withScheme = hasScheme(endpoint) ? endpoint : `https://${endpoint}`;
   return withScheme.replace(/\/+$/, '');
 }
 

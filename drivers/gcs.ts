@@ -19,6 +19,7 @@ import {
   parseListPage,
 } from './gcs-http.js';
 import type { GcsParameters } from './gcs-params.js';
+import { download } from './http-client.js';
 import type { ListPage, ListQuery, ObjectWalkTuning } from './object-walk.js';
 import { ObjectStoreDriver, type GetResult, type HeadResult, type ObjectBackend } from './object-store.js';
 import type { RetryPolicy } from './requests.js';
@@ -79,8 +80,7 @@ class GcsBackend implements ObjectBackend {
       cancel,
       offset ? { range: `bytes=${offset}-` } : {},
     );
-    const length = res.headers['content-length'];
-    return length === undefined ? { body: res } : { body: res, size: Number(length) };
+    return download(res);
   }
 
   async put(key: string, content: Buffer, cancel: AttemptCancel): Promise<void> {

@@ -29,6 +29,17 @@ export interface OutgoingRequest {
   readonly cancel: AttemptCancel;
 }
 
+/** Does an endpoint name its scheme (`http://`, `https://`...)? Without one, each store picks its own. */
+export function hasScheme(endpoint: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint);
+}
+
+/** A 2xx response as a download: its body, and its size when the server said it (Content-Length). */
+export function download(res: IncomingMessage): { body: IncomingMessage; size?: number } {
+  const length = res.headers['content-length'];
+  return length === undefined ? { body: res } : { body: res, size: Number(length) };
+}
+
 /** Turns a response other than 2xx, with its body, into the store's error. */
 export type FailureReader = (status: number, body: Buffer) => Error;
 

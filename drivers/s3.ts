@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { AttemptCancel } from './attempt.js';
 import { md5FromETag } from './content-md5.js';
 import type { ListPage, ListQuery, ObjectWalkTuning } from './object-walk.js';
+import { download, hasScheme } from './http-client.js';
 import { readAll } from './streams.js';
 import { parseListResult, S3Http } from './s3-http.js';
 import { ObjectStoreDriver, type GetResult, type HeadResult, type ObjectBackend } from './object-store.js';
@@ -65,9 +66,7 @@ export function isNotFound(err: unknown): boolean {
 
 /** `host[:port]` or a full URL; a bare host gets https unless `secure` is false. */
 export function endpointUrl(regionEndpoint: string, secure: boolean): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(regionEndpoint)
-    ? regionEndpoint
-    : `${secure ? 'https' : 'http'}://${regionEndpoint}`;
+  return hasScheme(regionEndpoint) ? regionEndpoint : `${secure ? 'https' : 'http'}://${regionEndpoint}`;
 }
 
 export function s3KeyPrefix(rootDirectory: string | undefined): string {
@@ -135,8 +134,7 @@ class HttpS3Backend extends S3ErrorRules implements ObjectBackend {
 
   async get(key: string, cancel: AttemptCancel, offset?: number): Promise<GetResult> {
     const res = await this.http.request('GET', key, [], cancel, offset ? { range: `bytes=${offset}-` } : {});
-    const length = res.headers['content-length'];
-    return length === undefined ? { body: res } : { body: res, size: Number(length) };
+    return download(res);
   }
 
   async put(key: string, content: Buffer, cancel: AttemptCancel): Promise<void> {
