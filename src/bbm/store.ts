@@ -78,7 +78,10 @@ export interface BbmStore {
   openLockSession(): Promise<BbmLockSession>;
   /** Every migration in id order with its finished job count. */
   list(): Promise<BbmMigrationSummary[]>;
-  /** `SET status=0 WHERE status IN (1,4)` (spec §4.4); the number of rows changed. */
+  /**
+   * `SET status=0 WHERE status IN (1,4)` (spec §4.4), row by row so that it cannot deadlock with a
+   * running batch; the number of rows changed.
+   */
   pause(): Promise<number>;
   /** `SET status=1 WHERE status=0`; the number of rows changed. */
   resume(): Promise<number>;

@@ -96,7 +96,7 @@ describe('regdb background-migrate', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const pause = await regdb(['background-migrate', 'pause', config]);
-    expect(pause).toMatchObject({ code: 0, stdout: '' });
+    expect(pause).toMatchObject({ code: 0, stdout: '', stderr: '' });
     const first = await running;
     expect(first.code).toBe(0);
     expect(first.stderr).toContain('background migrations: 0 finished of 65 pending');

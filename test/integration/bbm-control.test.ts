@@ -121,6 +121,66 @@ describe('pause while running, resume, run again', () => {
   });
 });
 
+describe('pause and resume beside a batch that holds migration rows', () => {
+  let db: BbmTestDatabase;
+  let other: pg.Pool;
+  beforeAll(async () => {
+    db = await bbmDatabase();
+    other = new pg.Pool({ connectionString: db.url, max: 2 });
+  });
+  afterAll(async () => {
+    await other?.end();
+    await db?.drop();
+  });
+
+  /** Waits until a statement on `pool`'s database waits for a row lock. */
+  async function untilLockWait(pool: pg.Pool): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      const r = await pool.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      if (r.rows[0].n > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error('no statement waited for a lock within 5 s');
+  }
+
+  it('wait for the batch and never deadlock with it, whatever order the batch locks rows in', async () => {
+    const ids = (
+      await db.pool.query('SELECT id FROM batched_background_migrations WHERE status = 1 ORDER BY id LIMIT 2')
+    ).rows.map((r: { id: string }) => r.id);
+    const [a, b] = ids;
+    // a's newest row version now lies after b's in the heap: one UPDATE over all rows would lock b
+    // first and then wait for a, while the batch below holds a and asks for b.
+    await db.pool.query('UPDATE batched_background_migrations SET updated_at = now() WHERE id = $1', [a]);
+    for (const op of ['pause', 'resume'] as const) {
+      const batch = new pg.Client({ connectionString: db.url });
+      await batch.connect();
+      try {
+        await batch.query('BEGIN');
+        await batch.query('SELECT id FROM batched_background_migrations WHERE id = $1 FOR UPDATE', [a]);
+        const changed = createBbmStore(other)[op]();
+        await untilLockWait(db.pool);
+        // Past deadlock_timeout (1 s) a cycle would have been broken by failing one side.
+        await batch.query('SELECT id FROM batched_background_migrations WHERE id = $1 FOR UPDATE', [b]);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await batch.query(
+          'UPDATE batched_background_migrations SET updated_at = now() WHERE id IN ($1, $2)',
+          [a, b],
+        );
+        await batch.query('COMMIT');
+        expect(await changed).toBe(65);
+      } finally {
+        await batch.end();
+      }
+      expect(await statusCounts(db.pool)).toEqual({
+        [op === 'pause' ? BbmStatus.paused : BbmStatus.active]: 65,
+      });
+    }
+  });
+});
+
 describe('job retries (-r)', () => {
   let db: BbmTestDatabase;
   beforeAll(async () => {

@@ -285,6 +285,19 @@ class PgWorkDb implements BbmWorkDb {
   }
 }
 
+/**
+ * Runs `update` (which re-checks the status) for each id `select` returns, each in its own
+ * statement: the statement then holds one row lock at a time and waits for a running batch's lock
+ * holding nothing, so it can never close a deadlock cycle with that batch (a single UPDATE over all
+ * rows locks them in heap order, which is not the batch's order). The number of rows changed.
+ */
+async function rowByRow(pool: BbmPool, select: string, update: string): Promise<number> {
+  const ids = (await pool.query(select)).rows.map((r: { id: string }) => r.id);
+  let changed = 0;
+  for (const id of ids) changed += (await pool.query(update, [id])).rowCount ?? 0;
+  return changed;
+}
+
 /** The BBM store over a pool: work and admin statements use the pool, batches a dedicated connection. */
 export function createBbmStore(pool: BbmPool): BbmStore {
   return {
@@ -301,11 +314,7 @@ export function createBbmStore(pool: BbmPool): BbmStore {
         finishedJobs: int64(row.finished_jobs),
       }));
     },
-    async pause(): Promise<number> {
-      return (await onBbmTables(() => pool.query(SQL.pause))).rowCount ?? 0;
-    },
-    async resume(): Promise<number> {
-      return (await onBbmTables(() => pool.query(SQL.resume))).rowCount ?? 0;
-    },
+    pause: () => onBbmTables(() => rowByRow(pool, SQL.pausable, SQL.pauseOne)),
+    resume: () => onBbmTables(() => rowByRow(pool, SQL.resumable, SQL.resumeOne)),
   };
 }

@@ -158,9 +158,12 @@ export const SQL = {
       (SELECT count(*) FROM batched_background_migration_jobs j
         WHERE j.batched_background_migration_id = m.id AND j.status = 2)::text AS finished_jobs
     FROM batched_background_migrations m ORDER BY id`,
-  // GitLab's statements (spec §4.4).
-  pause: `UPDATE batched_background_migrations SET status = 0 WHERE status IN (1, 4)`,
-  resume: `UPDATE batched_background_migrations SET status = 1 WHERE status = 0`,
+  // GitLab's statements (spec §4.4), one row each: a run's batch transaction locks several
+  // migration rows in its own order, so one statement over all rows could deadlock with it.
+  pausable: `SELECT id FROM batched_background_migrations WHERE status IN (1, 4) ORDER BY id`,
+  pauseOne: `UPDATE batched_background_migrations SET status = 0 WHERE id = $1 AND status IN (1, 4)`,
+  resumable: `SELECT id FROM batched_background_migrations WHERE status = 0 ORDER BY id`,
+  resumeOne: `UPDATE batched_background_migrations SET status = 1 WHERE id = $1 AND status = 0`,
 
   setStatementTimeout: `SELECT set_config('statement_timeout', $1, true)`,
   cancelBackend: `SELECT pg_cancel_backend($1)`,
