@@ -51,30 +51,46 @@ function ensure(n) {
   scratch = bigger;
 }
 function inside(real) { return real + '/' === rootSlash || real.startsWith(rootSlash); }
-// Real paths of grandparent folders (most reads share them: blobs/sha256/xx, a repository's
+// Real paths of grandparent folders that reads share (blobs/sha256/xx, a repository's
 // revisions/sha256): a read then costs two lstat calls where realpath(3) costs one per component.
+// A folder is cached on its second miss only: most grandparents are read once (a tag's own
+// folder), and caching those kept thousands of strings alive long enough to be promoted, which
+// doubled each worker's heap. seenOnce remembers first misses by hash, holding no strings.
 const dirs = new Map();
+const seenOnce = new Int32Array(4096);
+function hashOf(text) {
+  let h = 0x811c9dc5 | 0;
+  for (let c = 0; c < text.length; c++) h = Math.imul(h ^ text.charCodeAt(c), 0x01000193);
+  return h | 1;
+}
 function realDir(dir) {
   let real = dirs.get(dir);
   if (real === undefined) {
     real = fs.realpathSync.native(dir);
-    if (dirs.size >= 4096) dirs.clear();
-    dirs.set(dir, real);
+    const h = hashOf(dir), slot = h & 4095;
+    if (seenOnce[slot] !== h) seenOnce[slot] = h;
+    else {
+      if (dirs.size >= 1024) dirs.clear();
+      dirs.set(dir, real);
+    }
   }
   return real;
 }
 // The real path of file and its stat, without following anything outside the root (real is
 // undefined then): a grandparent's real path from the cache, then the last two components by lstat
-// when neither is a symlink; realpath otherwise. Only paths inside the root are stat'ed.
+// when neither is a symlink; realpath otherwise. Only paths inside the root are stat'ed. When the
+// grandparent is its own real path (the usual case) the paths are slices of file, not new strings.
 function resolve(file) {
   const i = file.lastIndexOf('/'), j = file.lastIndexOf('/', i - 1);
   if (j > 0) {
-    const top = realDir(file.slice(0, j));
-    const mid = top + file.slice(j, i);
-    if (inside(top) && !fs.lstatSync(mid).isSymbolicLink()) {
-      const real = mid + file.slice(i);
-      const st = fs.lstatSync(real);
-      if (!st.isSymbolicLink()) return { real, st };
+    const dir = file.slice(0, j);
+    const top = realDir(dir);
+    if (inside(top)) {
+      const real = top === dir ? file : top + file.slice(j);
+      if (!fs.lstatSync(real.slice(0, real.length - file.length + i)).isSymbolicLink()) {
+        const st = fs.lstatSync(real);
+        if (!st.isSymbolicLink()) return { real, st };
+      }
     }
   }
   const real = fs.realpathSync.native(file);

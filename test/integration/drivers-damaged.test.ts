@@ -40,6 +40,7 @@ beforeAll(() => {
   mkdirSync(join(root, 'real', 'sub'), { recursive: true });
   writeFileSync(join(root, 'real', 'sub', 'x'), 'inside');
   symlinkSync(join(root, 'real', 'sub'), join(root, 'real', 'alias'));
+  symlinkSync(join(root, 'real'), join(root, 'linked'));
   for (const f of ['secret', 'fifo', '.', 'sub', 'sub/x']) utimesSync(join(outside, f), OLD, new Date());
   driver = new FilesystemDriver({ rootDirectory: root });
 });
@@ -70,10 +71,14 @@ describe('getContent and reader on damaged entries', () => {
   });
 
   it('a folder on the way that leaves the root is refused; one symlinked inside it reads', async () => {
-    await expect(driver.getContent('/away/sub/x', opts)).rejects.toBeInstanceOf(InvalidPathError);
-    await expect(driver.getContent('/away/secret', opts)).rejects.toBeInstanceOf(InvalidPathError);
-    expect((await driver.getContent('/real/alias/x', opts)).toString()).toBe('inside');
-    expect((await driver.getContent('/real/sub/x', opts)).toString()).toBe('inside');
+    // Again and again: a reader thread caches a folder's real path from its second read on.
+    for (let round = 0; round < 8; round++) {
+      await expect(driver.getContent('/away/sub/x', opts)).rejects.toBeInstanceOf(InvalidPathError);
+      await expect(driver.getContent('/away/secret', opts)).rejects.toBeInstanceOf(InvalidPathError);
+      expect((await driver.getContent('/real/alias/x', opts)).toString()).toBe('inside');
+      expect((await driver.getContent('/real/sub/x', opts)).toString()).toBe('inside');
+      expect((await driver.getContent('/linked/sub/x', opts)).toString()).toBe('inside');
+    }
   });
 
   it('a directory reads as not found; a good file still reads', async () => {
