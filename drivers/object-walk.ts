@@ -119,7 +119,12 @@ export async function listChildren(
 
 /** Tracks the directories implied by consecutive sorted keys and applies `prune` to each new one. */
 class DirInference {
-  private prev: string[] = [];
+  /**
+   * The directories already seen, as the key prefix that ends with the last of them ('' for none
+   * below the base): a key shares its leading directories with it, and only directories after those
+   * are new. Kept as one string so that a key costs a comparison, not a split into parts.
+   */
+  private seen = '';
   /** Key prefix of the subtree being skipped, if any. */
   skipPrefix: string | undefined;
 
@@ -136,19 +141,22 @@ class DirInference {
       this.skipPrefix = undefined;
     }
     if (!this.prune) return false;
-    const dirs = key.slice(this.base.length).split('/');
-    dirs.pop();
-    let same = 0;
-    while (same < dirs.length && same < this.prev.length && dirs[same] === this.prev[same]) same++;
-    for (let j = same; j < dirs.length; j++) {
-      const dirKey = this.base + dirs.slice(0, j + 1).join('/') + '/';
+    // The end of the directories key shares with `seen`: past the last '/' both have in common.
+    const seen = this.seen;
+    const limit = Math.min(seen.length, key.length);
+    let same = this.base.length;
+    for (let c = this.base.length; c < limit && key.charCodeAt(c) === seen.charCodeAt(c); c++)
+      if (key.charCodeAt(c) === 47 /* '/' */) same = c + 1;
+    for (let slash = key.indexOf('/', same); slash >= 0; slash = key.indexOf('/', slash + 1)) {
+      const dirKey = key.slice(0, slash + 1);
       if (this.prune(pathOf(this.store, dirKey))) {
         this.skipPrefix = dirKey;
-        this.prev = dirs.slice(0, j);
+        this.seen = key.slice(0, same);
         return true;
       }
+      same = slash + 1;
     }
-    this.prev = dirs;
+    this.seen = key.slice(0, same);
     return false;
   }
 }

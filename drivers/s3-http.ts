@@ -51,7 +51,11 @@ export function uriEncode(s: string, keepSlash: boolean): string {
 const ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
 export function xmlDecode(s: string): string {
-  if (!s.includes('&')) return s;
+  const amp = s.indexOf('&');
+  if (amp < 0) return s;
+  // Every listed ETag is a quoted hex string ("&quot;<md5>&quot;"): one concatenation, no regex.
+  if (amp === 0 && s.startsWith('&quot;') && s.indexOf('&', 6) === s.length - 6 && s.endsWith('&quot;'))
+    return `"${s.slice(6, -6)}"`;
   return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (m, e: string) => {
     if (e[0] === '#')
       return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
@@ -59,11 +63,25 @@ export function xmlDecode(s: string): string {
   });
 }
 
-function tag(xml: string, name: string): string | undefined {
-  const open = xml.indexOf(`<${name}>`);
+/** An element's open and close tags, made once rather than per lookup. */
+interface Tag {
+  readonly open: string;
+  readonly close: string;
+}
+const tagOf = (name: string): Tag => ({ open: `<${name}>`, close: `</${name}>` });
+const KEY = tagOf('Key');
+const SIZE = tagOf('Size');
+const LAST_MODIFIED = tagOf('LastModified');
+const ETAG = tagOf('ETag');
+const PREFIX = tagOf('Prefix');
+const NEXT_TOKEN = tagOf('NextContinuationToken');
+const IS_TRUNCATED = tagOf('IsTruncated');
+
+function tag(xml: string, t: Tag): string | undefined {
+  const open = xml.indexOf(t.open);
   if (open < 0) return undefined;
-  const start = open + name.length + 2;
-  const end = xml.indexOf(`</${name}>`, start);
+  const start = open + t.open.length;
+  const end = xml.indexOf(t.close, start);
   return end < 0 ? undefined : xmlDecode(xml.slice(start, end));
 }
 
@@ -96,25 +114,26 @@ export interface ListResult {
 export function parseListResult(xml: string): ListResult {
   const contents: ListedObject[] = [];
   for (const b of blocks(xml, 'Contents')) {
-    const modified = tag(b, 'LastModified');
-    const etag = tag(b, 'ETag');
-    contents.push({
-      Key: tag(b, 'Key') ?? '',
-      Size: Number(tag(b, 'Size') ?? 0),
-      ...(modified ? { LastModified: new Date(modified) } : {}),
-      ...(etag !== undefined ? { ETag: etag } : {}),
-    });
+    const modified = tag(b, LAST_MODIFIED);
+    const etag = tag(b, ETAG);
+    const entry: { -readonly [K in keyof ListedObject]: ListedObject[K] } = {
+      Key: tag(b, KEY) ?? '',
+      Size: Number(tag(b, SIZE) ?? 0),
+    };
+    if (modified) entry.LastModified = new Date(modified);
+    if (etag !== undefined) entry.ETag = etag;
+    contents.push(entry);
   }
   const prefixes: string[] = [];
   for (const b of blocks(xml, 'CommonPrefixes')) {
-    const p = tag(b, 'Prefix');
+    const p = tag(b, PREFIX);
     if (p) prefixes.push(p);
   }
-  const next = tag(xml, 'NextContinuationToken');
+  const next = tag(xml, NEXT_TOKEN);
   return {
     Contents: contents,
     CommonPrefixes: prefixes,
-    IsTruncated: tag(xml, 'IsTruncated') === 'true',
+    IsTruncated: tag(xml, IS_TRUNCATED) === 'true',
     ...(next ? { NextContinuationToken: next } : {}),
   };
 }
@@ -205,6 +224,6 @@ export class S3Http {
 /** An S3 error body (XML with Code and Message) as the SDK would have thrown it. */
 function failure(status: number, body: Buffer): Error {
   const xml = body.toString('utf8');
-  const code = tag(xml, 'Code') ?? (status === 404 ? 'NotFound' : `Http${status}`);
-  return new S3ResponseError(status, code, tag(xml, 'Message') ?? `HTTP ${status}`);
+  const code = tag(xml, tagOf('Code')) ?? (status === 404 ? 'NotFound' : `Http${status}`);
+  return new S3ResponseError(status, code, tag(xml, tagOf('Message')) ?? `HTTP ${status}`);
 }

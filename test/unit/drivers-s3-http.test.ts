@@ -23,6 +23,17 @@ describe('xmlDecode', () => {
     expect(xmlDecode('&quot;a&amp;b&lt;c&gt;d&apos;&#47;&#x2F;')).toBe('"a&b<c>d\'//');
     expect(xmlDecode('plain')).toBe('plain');
   });
+
+  it('decodes a quoted value, and one with other entities inside or an unclosed quote', () => {
+    expect(xmlDecode('&quot;0cc175b9c0f1b6a831c399e269772661&quot;')).toBe(
+      '"0cc175b9c0f1b6a831c399e269772661"',
+    );
+    expect(xmlDecode('&quot;&quot;')).toBe('""');
+    expect(xmlDecode('&quot;a&amp;b&quot;')).toBe('"a&b"');
+    expect(xmlDecode('&quot;a&quot;b&quot;')).toBe('"a"b"');
+    expect(xmlDecode('&quot;abc')).toBe('"abc');
+    expect(xmlDecode('&quot;abc&amp;')).toBe('"abc&');
+  });
 });
 
 describe('parseListResult', () => {
