@@ -1,7 +1,7 @@
 /**
  * `regdb background-migrate …` end to end: the real CLI (child processes) against real PostgreSQL.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { BbmStatus } from '../../src/bbm/model.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { emptyDatabase } from '../helpers/db.js';
@@ -87,6 +87,8 @@ describe('regdb background-migrate', () => {
 
   it('pause from another process stops a run; run resumes and finishes, nothing twice, nothing missed', async () => {
     const running = regdb(['background-migrate', 'run', config]);
+    // Should an assertion fail before the run is awaited, the run must not go on into the next test.
+    onTestFinished(async () => void (await running));
     // Wait until the run has finished a job, then pause from a second process.
     for (let i = 0; i < 600; i++) {
       const r = await db.pool.query(
