@@ -66,6 +66,19 @@ function flakyWork(pool: pg.Pool, table: string, attempts: Map<bigint, number>):
   };
 }
 
+/** Waits until a statement on `pool`'s database waits for a row lock. */
+async function untilLockWait(pool: pg.Pool): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const r = await pool.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
+    if (r.rows[0].n > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('no statement waited for a lock within 5 s');
+}
+
 describe('pause while running, resume, run again', () => {
   let db: BbmTestDatabase;
   let other: pg.Pool;
@@ -77,6 +90,40 @@ describe('pause while running, resume, run again', () => {
   afterAll(async () => {
     await other?.end();
     await db?.drop();
+  });
+
+  it('pause and resume wait for a batch that holds migration rows, never deadlocking with it', async () => {
+    const ids = (
+      await db.pool.query('SELECT id FROM batched_background_migrations WHERE status = 1 ORDER BY id LIMIT 2')
+    ).rows.map((r: { id: string }) => r.id);
+    const [a, b] = ids;
+    // a's newest row version now lies after b's in the heap: one UPDATE over all rows would lock b
+    // first and then wait for a, while the batch below holds a and asks for b.
+    await db.pool.query('UPDATE batched_background_migrations SET updated_at = now() WHERE id = $1', [a]);
+    for (const op of ['pause', 'resume'] as const) {
+      const batch = new pg.Client({ connectionString: db.url });
+      await batch.connect();
+      try {
+        await batch.query('BEGIN');
+        await batch.query('SELECT id FROM batched_background_migrations WHERE id = $1 FOR UPDATE', [a]);
+        const changed = createBbmStore(other)[op]();
+        await untilLockWait(db.pool);
+        // Past deadlock_timeout (1 s) a cycle would have been broken by failing one side.
+        await batch.query('SELECT id FROM batched_background_migrations WHERE id = $1 FOR UPDATE', [b]);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await batch.query(
+          'UPDATE batched_background_migrations SET updated_at = now() WHERE id IN ($1, $2)',
+          [a, b],
+        );
+        await batch.query('COMMIT');
+        expect(await changed).toBe(65);
+      } finally {
+        await batch.end();
+      }
+      expect(await statusCounts(db.pool)).toEqual({
+        [op === 'pause' ? BbmStatus.paused : BbmStatus.active]: 65,
+      });
+    }
   });
 
   it('stops at the pause, then finishes with nothing processed twice and nothing missed', async () => {
@@ -118,66 +165,6 @@ describe('pause while running, resume, run again', () => {
     // Blob ids were handed out by one sequence, once each: exactly 1..50,000.
     const ids = await db.pool.query('SELECT min(id)::text AS lo, max(id)::text AS hi FROM blobs');
     expect(ids.rows[0]).toEqual({ lo: '1', hi: '50000' });
-  });
-});
-
-describe('pause and resume beside a batch that holds migration rows', () => {
-  let db: BbmTestDatabase;
-  let other: pg.Pool;
-  beforeAll(async () => {
-    db = await bbmDatabase();
-    other = new pg.Pool({ connectionString: db.url, max: 2 });
-  });
-  afterAll(async () => {
-    await other?.end();
-    await db?.drop();
-  });
-
-  /** Waits until a statement on `pool`'s database waits for a row lock. */
-  async function untilLockWait(pool: pg.Pool): Promise<void> {
-    for (let i = 0; i < 200; i++) {
-      const r = await pool.query(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      );
-      if (r.rows[0].n > 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    throw new Error('no statement waited for a lock within 5 s');
-  }
-
-  it('wait for the batch and never deadlock with it, whatever order the batch locks rows in', async () => {
-    const ids = (
-      await db.pool.query('SELECT id FROM batched_background_migrations WHERE status = 1 ORDER BY id LIMIT 2')
-    ).rows.map((r: { id: string }) => r.id);
-    const [a, b] = ids;
-    // a's newest row version now lies after b's in the heap: one UPDATE over all rows would lock b
-    // first and then wait for a, while the batch below holds a and asks for b.
-    await db.pool.query('UPDATE batched_background_migrations SET updated_at = now() WHERE id = $1', [a]);
-    for (const op of ['pause', 'resume'] as const) {
-      const batch = new pg.Client({ connectionString: db.url });
-      await batch.connect();
-      try {
-        await batch.query('BEGIN');
-        await batch.query('SELECT id FROM batched_background_migrations WHERE id = $1 FOR UPDATE', [a]);
-        const changed = createBbmStore(other)[op]();
-        await untilLockWait(db.pool);
-        // Past deadlock_timeout (1 s) a cycle would have been broken by failing one side.
-        await batch.query('SELECT id FROM batched_background_migrations WHERE id = $1 FOR UPDATE', [b]);
-        await new Promise((resolve) => setTimeout(resolve, 1500));
-        await batch.query(
-          'UPDATE batched_background_migrations SET updated_at = now() WHERE id IN ($1, $2)',
-          [a, b],
-        );
-        await batch.query('COMMIT');
-        expect(await changed).toBe(65);
-      } finally {
-        await batch.end();
-      }
-      expect(await statusCounts(db.pool)).toEqual({
-        [op === 'pause' ? BbmStatus.paused : BbmStatus.active]: 65,
-      });
-    }
   });
 });
 
