@@ -51,10 +51,9 @@ export function uriEncode(s: string, keepSlash: boolean): string {
 const ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
 export function xmlDecode(s: string): string {
-  const amp = s.indexOf('&');
-  if (amp < 0) return s;
+  if (!s.includes('&')) return s;
   // Every listed ETag is a quoted hex string ("&quot;<md5>&quot;"): one concatenation, no regex.
-  if (amp === 0 && s.startsWith('&quot;') && s.indexOf('&', 6) === s.length - 6 && s.endsWith('&quot;'))
+  if (s.startsWith('&quot;') && s.endsWith('&quot;') && s.indexOf('&', 6) === s.length - 6)
     return `"${s.slice(6, -6)}"`;
   return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (m, e: string) => {
     if (e[0] === '#')
@@ -76,6 +75,8 @@ const ETAG = tagOf('ETag');
 const PREFIX = tagOf('Prefix');
 const NEXT_TOKEN = tagOf('NextContinuationToken');
 const IS_TRUNCATED = tagOf('IsTruncated');
+const CODE = tagOf('Code');
+const MESSAGE = tagOf('Message');
 
 function tag(xml: string, t: Tag): string | undefined {
   const open = xml.indexOf(t.open);
@@ -224,6 +225,6 @@ export class S3Http {
 /** An S3 error body (XML with Code and Message) as the SDK would have thrown it. */
 function failure(status: number, body: Buffer): Error {
   const xml = body.toString('utf8');
-  const code = tag(xml, tagOf('Code')) ?? (status === 404 ? 'NotFound' : `Http${status}`);
-  return new S3ResponseError(status, code, tag(xml, tagOf('Message')) ?? `HTTP ${status}`);
+  const code = tag(xml, CODE) ?? (status === 404 ? 'NotFound' : `Http${status}`);
+  return new S3ResponseError(status, code, tag(xml, MESSAGE) ?? `HTTP ${status}`);
 }

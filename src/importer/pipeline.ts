@@ -241,17 +241,18 @@ async function importRepository(
   repo: Repository,
   state: RepositoryState | undefined,
 ): Promise<Done> {
-  // Made when something is logged: a pino child with redaction costs ~40 KB of garbage, per
-  // repository and step that is most of the logger's allocation in an import that logs nothing.
-  const log = (): Logger => ctx.logger.child({ step, repository: repo.name });
+  // The repository and step go in each line's fields, as recordProblem does, not in a pino child:
+  // a child with redaction costs ~40 KB of garbage per repository and step, logging or not.
   if (
     step === Step.preImport &&
     opts.skipRecentCutoff &&
     state?.lastPublishedAt &&
     state.lastPublishedAt > opts.skipRecentCutoff
   ) {
-    log().info(
+    ctx.logger.info(
       {
+        step,
+        repository: repo.name,
         skip_cutoff_date: opts.skipRecentCutoff.toISOString(),
         last_preimport_date: state.lastPublishedAt.toISOString(),
       },
@@ -275,7 +276,7 @@ async function importRepository(
   for (const p of facts.problems ?? []) recordProblem(ctx, repo.name, p);
   for (const w of facts.warnings ?? []) {
     ctx.report.addSkip(w, ctx.report.warnings);
-    log().warn({ path: w.path, digest: w.digest, tag: w.tag }, w.message);
+    ctx.logger.warn({ step, repository: repo.name, path: w.path, digest: w.digest, tag: w.tag }, w.message);
   }
   const result = buildRepositoryRows(facts, { ...opts, step, knownMediaTypes });
   for (const s of result.skips) recordSkip(ctx, opts.strict, s);
