@@ -202,16 +202,26 @@ export class ImportWriter {
   async repositoryState(paths: readonly string[]): Promise<Map<string, RepositoryState>> {
     return this.read(async (c) => {
       const out = new Map<string, RepositoryState>();
-      const repos = await c.query<{ path: string; last_published_at: Date | null }>(SQL.REPOSITORY_STATE, [
-        paths,
-      ]);
-      for (const r of repos.rows)
-        out.set(r.path, { lastPublishedAt: r.last_published_at, manifests: new Set() });
+      const repos = await c.query<{
+        id: string;
+        top_level_namespace_id: string;
+        path: string;
+        last_published_at: Date | null;
+      }>(SQL.REPOSITORY_STATE, [paths]);
+      const byId = new Map<string, Set<string>>();
+      const namespaces = new Set<string>();
+      for (const r of repos.rows) {
+        const manifests = new Set<string>();
+        out.set(r.path, { lastPublishedAt: r.last_published_at, manifests });
+        byId.set(r.id, manifests);
+        namespaces.add(r.top_level_namespace_id);
+      }
       if (out.size === 0) return out;
-      const mans = await c.query<{ path: string; digest: Buffer }>(SQL.REPOSITORY_MANIFESTS, [
-        [...out.keys()],
+      const mans = await c.query<{ repository_id: string; digest: Buffer }>(SQL.REPOSITORY_MANIFESTS, [
+        [...namespaces],
+        [...byId.keys()],
       ]);
-      for (const m of mans.rows) out.get(m.path)?.manifests.add(formatDigest(byteaToDigest(m.digest)));
+      for (const m of mans.rows) byId.get(m.repository_id)?.add(formatDigest(byteaToDigest(m.digest)));
       return out;
     });
   }
