@@ -41,6 +41,7 @@ const DEFAULT_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 interface Options {
   params: CorpusParams;
   driver: 'filesystem' | 's3' | 'gcs';
+  /** Milliseconds added to every storage request by the proxy in front of the store. */
   delayMs: number;
   /** Directory for a V8 CPU profile of the import (node --cpu-prof), if wanted. */
   cpuProf?: string;
@@ -52,7 +53,6 @@ interface Options {
   importArgs: string[];
   /** Import processes run at once, `--shard i/N` each (issue 13 §5). */
   shards: number;
-  /** Milliseconds added to every storage request (an HTTP proxy in front of s3rver). */
 }
 
 function parseOptions(argv: string[]): Options {

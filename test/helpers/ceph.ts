@@ -133,6 +133,14 @@ export async function startCephCluster(): Promise<CephCluster> {
       'mon data avail warn = 2',
       'mon data avail crit = 1',
       'paxos propose interval = 0.05',
+      // Level 1 logs three lines per request to a file and level 5 keeps more in memory: with them,
+      // radosgw spent 7.5 CPU s on the 6,290 requests of a 3,000-tag import, 5 s without, on the
+      // two cores it shares with the importer. Errors (level 0) are still logged.
+      'debug rgw = 0/0',
+      'debug ms = 0/0',
+      'debug osd = 0/0',
+      'debug objecter = 0/0',
+      'debug rados = 0/0',
       '[mon]',
       `mon data = ${dir}/mon/ceph-$id`,
       '[osd]',
