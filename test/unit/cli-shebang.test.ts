@@ -11,9 +11,9 @@ const ENTRY = join(ROOT, 'src/cli/main.ts');
 describe('the regdb executable shebang', () => {
   it('starts node with its heap flags through env -S', () => {
     expect(readFileSync(ENTRY, 'utf8').split('\n', 1)[0]).toBe(
-      '#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=50',
+      '#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=50',
     );
-    expect(cliNodeFlags(ENTRY)).toEqual(['--max-semi-space-size=4', '--heap-growing-percent=50']);
+    expect(cliNodeFlags(ENTRY)).toEqual(['--max-semi-space-size=8', '--heap-growing-percent=50']);
   });
 
   // Short-lived garbage makes V8 grow the young generation to its cap: two semi-spaces.
@@ -31,8 +31,8 @@ describe('the regdb executable shebang', () => {
 
   it('gives flags node accepts, and they cap the young generation', () => {
     const MiB = 1 << 20;
-    expect(newSpace(cliNodeFlags(ENTRY))).toBeLessThanOrEqual(2 * 4 * MiB);
-    expect(newSpace([])).toBeGreaterThan(2 * 4 * MiB);
+    expect(newSpace(cliNodeFlags(ENTRY))).toBeLessThanOrEqual(2 * 8 * MiB);
+    expect(newSpace([])).toBeGreaterThan(2 * 8 * MiB);
   });
 
   it('reads flags only from an env -S node line', () => {
