@@ -11,8 +11,21 @@
  * request in flight until its response starts (clients send the next request on a connection only
  * after the previous response); the rewriting mode until the response ends.
  */
-import { request as httpRequest, Agent, createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import {
+  request as httpRequest,
+  Agent,
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import {
+  connect,
+  createServer as createTcpServer,
+  type AddressInfo,
+  type Server as TcpServer,
+  type Socket,
+} from 'node:net';
 import { RequestFramer } from './request-framer.js';
 
 export interface ProxyOptions {
@@ -83,7 +96,7 @@ export async function startStorageProxy(opts: ProxyOptions): Promise<StorageProx
 }
 
 interface ProxyServer {
-  readonly server: import('node:net').Server;
+  readonly server: TcpServer;
   /** Ends every connection, so that close() returns. */
   readonly stop: () => void;
 }
@@ -104,22 +117,16 @@ function relayProxy(opts: ProxyOptions, counters: Counters, delay: { ms: number 
     // Chunks held back until due, in arrival order even when the delay changes; null ends the stream.
     const held: Array<{ chunk: Buffer | null; due: number }> = [];
     let timer: NodeJS.Timeout | undefined;
+    const pass = (chunk: Buffer | null): void =>
+      void (chunk === null ? upstream.end() : upstream.write(chunk));
     const release = (): void => {
       timer = undefined;
       const now = Date.now();
-      while (held.length > 0 && held[0]!.due <= now) {
-        const { chunk } = held.shift()!;
-        if (chunk === null) upstream.end();
-        else upstream.write(chunk);
-      }
+      while (held.length > 0 && held[0]!.due <= now) pass(held.shift()!.chunk);
       if (held.length > 0) timer = setTimeout(release, held[0]!.due - now);
     };
     const send = (chunk: Buffer | null): void => {
-      if (delay.ms <= 0 && held.length === 0) {
-        if (chunk === null) upstream.end();
-        else upstream.write(chunk);
-        return;
-      }
+      if (delay.ms <= 0 && held.length === 0) return pass(chunk);
       const due = Math.max(Date.now() + delay.ms, held.at(-1)?.due ?? 0);
       held.push({ chunk, due });
       if (timer === undefined) timer = setTimeout(release, due - Date.now());
@@ -164,7 +171,7 @@ function relayProxy(opts: ProxyOptions, counters: Counters, delay: { ms: number 
 function httpProxy(opts: ProxyOptions, counters: Counters, delay: { ms: number }): ProxyServer {
   const target = new URL(opts.target);
   const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
-  const forward = (req: IncomingMessage, res: import('node:http').ServerResponse): void => {
+  const forward = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://proxy');
     const rewrite = opts.rewrite?.wants(req.method ?? 'GET', url) ? opts.rewrite : undefined;
     const upstream = httpRequest(
