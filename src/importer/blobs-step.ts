@@ -70,7 +70,7 @@ export async function importBlobs(
         // Batches end on a prefix boundary, so each checkpoint covers whole prefixes.
         if (current !== null && mine(current)) {
           batcher.current.finished.push(current);
-          if (batcher.full) await batcher.flush();
+          if (batcher.ready) await batcher.flush();
         }
         current = prefix;
         if (inShard(prefix, opts.shard)) found.add(prefix);

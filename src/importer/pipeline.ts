@@ -167,7 +167,7 @@ export async function importRepositories(
     beforeWait: () => states.flush(),
     take: async (done) => {
       addToBatch(batcher, stepReport, done);
-      if (batcher.full) await batcher.flush();
+      if (batcher.ready) await batcher.flush();
       ctx.onProgress?.(stepReport, found);
     },
   });

@@ -4,7 +4,7 @@
  * written in each module's header, worked out by hand.
  */
 import { describe, expect, it } from 'vitest';
-import { Batcher } from '../../src/importer/batcher.js';
+import { Batcher, eagerRows } from '../../src/importer/batcher.js';
 import { OrderedPool } from '../../src/importer/ordered-pool.js';
 import { StateLoader } from '../../src/importer/state-loader.js';
 
@@ -52,31 +52,100 @@ describe('OrderedPool', () => {
     expect(most).toBe(2);
   });
 
-  it('waits for the oldest result once `window` are pending, calling beforeWait first', async () => {
+  it('takes each result once it and every earlier one are done, before the window fills', async () => {
+    const { taken, pool } = collecting(3);
+    const first = deferred<number>();
+    await pool.run(() => first.promise);
+    await pool.run(async () => 1);
+    await tick();
+    expect(taken).toEqual([]); // 1 is done, 0 is not
+    first.resolve(0);
+    await tick();
+    expect(taken).toEqual([0, 1]); // taken without drain and with the window (10) far from full
+    await pool.add(2);
+    await tick();
+    expect(taken).toEqual([0, 1, 2]);
+    await pool.drain();
+  });
+
+  it('waits for room once `window` are pending, calling beforeWait first', async () => {
     const events: string[] = [];
+    const gates = [deferred<number>(), deferred<number>()];
     const pool = new OrderedPool<number>({
-      concurrency: 1,
+      concurrency: 2,
       window: 2,
       take: async (n) => void events.push(`take ${n}`),
       beforeWait: () => events.push('wait'),
     });
-    await pool.add(0);
+    await pool.run(() => gates[0]!.promise);
     events.push('added 0');
-    await pool.add(1);
-    events.push('added 1');
+    const second = pool.run(() => gates[1]!.promise).then(() => events.push('added 1'));
+    await tick();
+    expect(events).toEqual(['added 0', 'wait']);
+    gates[0]!.resolve(0);
+    await second;
+    gates[1]!.resolve(1);
     await pool.drain();
     expect(events).toEqual(['added 0', 'wait', 'take 0', 'added 1', 'take 1']);
   });
 
-  it("rejects at a failed job's turn, and abandon leaves no unhandled rejection", async () => {
+  it('a slow take holds the pool back: pending results stay within the window', async () => {
+    const gate = deferred<void>();
+    const taken: number[] = [];
+    const pool = new OrderedPool<number>({
+      concurrency: 4,
+      window: 3,
+      take: async (n) => {
+        taken.push(n);
+        if (n === 0) await gate.promise;
+      },
+    });
+    let added = 0;
+    const adding = (async () => {
+      for (let i = 0; i < 6; i++) {
+        await pool.run(async () => i);
+        added++;
+      }
+    })();
+    for (let i = 0; i < 5; i++) await tick();
+    // 0 is being taken (no longer pending); 1, 2, 3 fill the window; the adder waits to add 4.
+    expect(taken).toEqual([0]);
+    expect(added).toBe(3);
+    gate.resolve();
+    await adding;
+    await pool.drain();
+    expect(taken).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it("rejects the next run or drain after a failed job, and abandon leaves no unhandled rejection", async () => {
     const { taken, pool } = collecting(2);
     await pool.add(1);
     await pool.run(async () => {
       throw new Error('read failed');
     });
-    await pool.run(async () => 3);
+    await tick();
+    await expect(pool.run(async () => 3)).rejects.toThrow('read failed');
     await expect(pool.drain()).rejects.toThrow('read failed');
     expect(taken).toEqual([1]);
+    pool.abandon();
+  });
+
+  it('rejects the next add and drain when take fails, and takes nothing after it', async () => {
+    const taken: number[] = [];
+    const pool = new OrderedPool<number>({
+      concurrency: 2,
+      window: 10,
+      take: async (n) => {
+        if (n === 1) throw new Error('write failed');
+        taken.push(n);
+      },
+    });
+    await pool.add(0);
+    await pool.add(1);
+    await tick();
+    await expect(pool.add(2)).rejects.toThrow('write failed');
+    await expect(pool.drain()).rejects.toThrow('write failed');
+    expect(taken).toEqual([0]);
     pool.abandon();
   });
 });
@@ -94,6 +163,26 @@ describe('Batcher', () => {
     const c = make({ rows: 3, bytes: 100 }, async () => undefined);
     c.added(1, 100);
     expect(c.full).toBe(true);
+  });
+
+  it('is ready at a tenth of the row bound while no write is in flight, and only full during one', async () => {
+    const gate = deferred<void>();
+    const b = make({ rows: 100, bytes: 1_000_000 }, () => gate.promise);
+    b.current.push('a');
+    b.added(9);
+    expect(b.ready).toBe(false); // 9 < 10
+    b.added(1);
+    expect(b.ready).toBe(true); // idle writer, 10 rows
+    await b.flush();
+    b.current.push('b');
+    b.added(50);
+    expect(b.ready).toBe(false); // the first write is in flight: wait for 100
+    b.added(50);
+    expect(b.ready).toBe(true);
+    gate.resolve();
+    await b.finish();
+    expect(eagerRows(20_000)).toBe(2_000);
+    expect(eagerRows(5)).toBe(1);
   });
 
   it('writes batches in order with one write in flight, and skips empty ones', async () => {
