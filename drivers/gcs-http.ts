@@ -7,11 +7,10 @@
  * Reference: https://cloud.google.com/storage/docs/json_api/v1/objects and
  * https://cloud.google.com/storage/docs/uploading-objects (uploadType=media).
  */
-import type { IncomingMessage } from 'node:http';
 import { md5FromBase64 } from './content-md5.js';
 import type { AttemptCancel } from './attempt.js';
 import { hasScheme, KeepAliveClient } from './http-client.js';
-import { readAll } from './streams.js';
+import type { HttpResponse } from './http1.js';
 import type { ListPage, ListQuery, ObjectEntry } from './object-walk.js';
 import { isNetworkError } from './requests.js';
 
@@ -168,7 +167,7 @@ export class GcsHttp {
     path: string,
     cancel: AttemptCancel,
     extra: GcsRequestExtra = {},
-  ): Promise<IncomingMessage> {
+  ): Promise<HttpResponse> {
     const headers: Record<string, string> = this.opts.auth ? { ...(await this.opts.auth()) } : {};
     if (extra.range) headers['range'] = extra.range;
     if (extra.body) {
@@ -183,7 +182,7 @@ export class GcsHttp {
 
   /** A request whose whole reply body is wanted (list pages, metadata). */
   async fetch(method: string, path: string, cancel: AttemptCancel, extra?: GcsRequestExtra): Promise<Buffer> {
-    return readAll(await this.request(method, path, cancel, extra));
+    return (await this.request(method, path, cancel, extra)).read();
   }
 }
 

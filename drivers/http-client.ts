@@ -1,12 +1,12 @@
 /**
- * The HTTP layer under the hand-written object-store calls (s3-http.ts, gcs-http.ts): one keep-alive
- * agent per endpoint with a socket for every request the driver may have in flight, one request at a
- * time sent on it, and whole bodies read into one Buffer. Each store says how its error bodies read.
+ * The HTTP layer under the hand-written object-store calls (s3-http.ts, gcs-http.ts): keep-alive
+ * connections per endpoint (http1.ts), a socket for every request the driver may have in flight,
+ * one request at a time on each. A response other than 2xx becomes the store's error, read from
+ * its body by the store's own FailureReader.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AttemptCancel } from './attempt.js';
-import { readAll } from './streams.js';
+import { Http1Client, type HttpResponse } from './http1.js';
+import type { GetResult } from './object-store.js';
 
 export interface KeepAliveOptions {
   /** http(s)://host[:port][/base] */
@@ -35,7 +35,7 @@ export function hasScheme(endpoint: string): boolean {
 }
 
 /** A 2xx response as a download: its body, and its size when the server said it (Content-Length). */
-export function download(res: IncomingMessage): { body: IncomingMessage; size?: number } {
+export function download(res: HttpResponse): GetResult {
   const length = res.headers['content-length'];
   return length === undefined ? { body: res } : { body: res, size: Number(length) };
 }
@@ -43,46 +43,35 @@ export function download(res: IncomingMessage): { body: IncomingMessage; size?: 
 /** Turns a response other than 2xx, with its body, into the store's error. */
 export type FailureReader = (status: number, body: Buffer) => Error;
 
+/** Error bodies are short XML or JSON; past this much only the status is kept. */
+const ERROR_BODY_BYTES = 1 << 20;
+
+class ErrorBodyTooLarge extends Error {}
+
 export class KeepAliveClient {
   readonly url: URL;
-  private readonly agent: HttpAgent;
-  private readonly send: typeof httpRequest;
+  private readonly http: Http1Client;
 
   constructor(opts: KeepAliveOptions) {
     this.url = new URL(opts.endpoint);
-    const secure = this.url.protocol === 'https:';
-    this.agent = secure
-      ? new HttpsAgent({ keepAlive: true, maxSockets: opts.maxSockets, rejectUnauthorized: !opts.skipVerify })
-      : new HttpAgent({ keepAlive: true, maxSockets: opts.maxSockets });
-    this.send = (secure ? httpsRequest : httpRequest) as typeof httpRequest;
+    this.http = new Http1Client({ url: this.url, maxSockets: opts.maxSockets, skipVerify: opts.skipVerify });
   }
 
   destroy(): void {
-    this.agent.destroy();
+    this.http.destroy();
   }
 
-  /** Sends one request; resolves with a 2xx response once its headers are in (body unread). */
-  request(r: OutgoingRequest, failure: FailureReader): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const req = this.send(
-        {
-          protocol: this.url.protocol,
-          hostname: r.hostname ?? this.url.hostname,
-          port: this.url.port,
-          method: r.method,
-          path: r.path,
-          headers: r.headers,
-          agent: this.agent,
-        },
-        (res) => {
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolve(res);
-          readAll(res).then((body) => reject(failure(status, body)), reject);
-        },
-      );
-      req.once('error', reject);
-      r.cancel.onCancel((reason) => req.destroy(reason));
-      req.end(r.body);
-    });
+  /** Sends one request; resolves with a 2xx response once its head is in (body unread). */
+  async request(r: OutgoingRequest, failure: FailureReader): Promise<HttpResponse> {
+    const res = await this.http.request(r);
+    if (res.status >= 200 && res.status < 300) return res;
+    let body: Buffer;
+    try {
+      body = await res.read(ERROR_BODY_BYTES, () => new ErrorBodyTooLarge());
+    } catch (err) {
+      if (!(err instanceof ErrorBodyTooLarge)) throw err;
+      body = Buffer.alloc(0);
+    }
+    throw failure(res.status, body);
   }
 }

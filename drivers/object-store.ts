@@ -35,7 +35,7 @@ import {
 } from './object-walk.js';
 import { mapBounded, RequestRunner, type RetryPolicy } from './requests.js';
 import { silentLogger } from './silent-logger.js';
-import { readCapped } from './streams.js';
+import type { ResponseBody } from './streams.js';
 
 /** What a backend says about one object without its content. */
 export interface HeadResult {
@@ -45,7 +45,7 @@ export interface HeadResult {
 
 /** A started download: the body, and its length when the response said it. */
 export interface GetResult {
-  readonly body: Readable;
+  readonly body: ResponseBody;
   readonly size?: number;
 }
 
@@ -172,11 +172,7 @@ export class ObjectStoreDriver extends BaseDriver implements ObjectStore {
           body.destroy();
           throw new ContentTooLargeError(path, this.name, options.maxBytes, size);
         }
-        return readCapped(
-          body,
-          options.maxBytes,
-          () => new ContentTooLargeError(path, this.name, options.maxBytes),
-        );
+        return body.read(options.maxBytes, () => new ContentTooLargeError(path, this.name, options.maxBytes));
       },
     );
   }
@@ -198,7 +194,8 @@ export class ObjectStoreDriver extends BaseDriver implements ObjectStore {
       (cancel) => this.backend.get(keyOf(this, path), cancel, options.offset || undefined),
     );
     // The attempt ends once the headers are in; the caller's signal still cuts the body short.
-    return options.signal ? addAbortSignal(options.signal, body) : body;
+    const stream = body.stream();
+    return options.signal ? addAbortSignal(options.signal, stream) : stream;
   }
 
   protected async putChecked(path: string, content: Buffer, options?: CallOptions): Promise<void> {

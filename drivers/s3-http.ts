@@ -7,9 +7,9 @@
  * SDK backend stays in use there (s3.ts). Checked against Ceph radosgw by the driver tests.
  */
 import { createHash, createHmac } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { AttemptCancel } from './attempt.js';
 import { KeepAliveClient } from './http-client.js';
+import type { HttpResponse } from './http1.js';
 
 export interface S3HttpOptions {
   /** http(s)://host[:port] */
@@ -175,7 +175,7 @@ export class S3Http {
     query: ReadonlyArray<readonly [string, string]>,
     cancel: AttemptCancel,
     extra: { body?: Buffer; range?: string } = {},
-  ): Promise<IncomingMessage> {
+  ): Promise<HttpResponse> {
     const path =
       this.basePath + (key === undefined ? (this.basePath === '' ? '/' : '') : `/${uriEncode(key, true)}`);
     const canonicalQuery = query

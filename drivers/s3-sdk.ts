@@ -20,6 +20,7 @@ import { md5FromETag } from './content-md5.js';
 import type { ListPage, ListQuery } from './object-walk.js';
 import type { GetResult, HeadResult, ObjectBackend } from './object-store.js';
 import { endpointUrl, S3ErrorRules, type S3DriverOptions } from './s3.js';
+import { streamBody } from './streams.js';
 
 /** The S3 calls ObjectStoreDriver plugs in: one SDK command each, the SDK's own retries off. */
 export class S3Backend extends S3ErrorRules implements ObjectBackend {
@@ -74,7 +75,7 @@ export class S3Backend extends S3ErrorRules implements ObjectBackend {
       new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: offset ? `bytes=${offset}-` : undefined }),
       { abortSignal: cancel.signal },
     );
-    const body = (out.Body as Readable | undefined) ?? Readable.from([]);
+    const body = streamBody((out.Body as Readable | undefined) ?? Readable.from([]));
     return out.ContentLength === undefined ? { body } : { body, size: Number(out.ContentLength) };
   }
 

@@ -10,7 +10,6 @@ import type { AttemptCancel } from './attempt.js';
 import { md5FromETag } from './content-md5.js';
 import type { ListPage, ListQuery, ObjectWalkTuning } from './object-walk.js';
 import { download, hasScheme } from './http-client.js';
-import { readAll } from './streams.js';
 import { parseListResult, S3Http } from './s3-http.js';
 import { ObjectStoreDriver, type GetResult, type HeadResult, type ObjectBackend } from './object-store.js';
 import { isNetworkError, type RetryPolicy } from './requests.js';
@@ -109,7 +108,7 @@ class HttpS3Backend extends S3ErrorRules implements ObjectBackend {
     if (q.token !== undefined) query.push(['continuation-token', q.token]);
     else if (q.startAfter !== undefined) query.push(['start-after', q.startAfter]);
     const res = await this.http.request('GET', undefined, query, cancel);
-    const out = parseListResult((await readAll(res)).toString('utf8'));
+    const out = parseListResult((await res.read()).toString('utf8'));
     return {
       objects: out.Contents.map((o) => ({
         key: o.Key,
@@ -124,7 +123,7 @@ class HttpS3Backend extends S3ErrorRules implements ObjectBackend {
 
   async head(key: string, cancel: AttemptCancel): Promise<HeadResult> {
     const res = await this.http.request('HEAD', key, [], cancel);
-    res.resume();
+    res.discard();
     const modified = res.headers['last-modified'];
     return {
       size: Number(res.headers['content-length'] ?? 0),
@@ -138,11 +137,11 @@ class HttpS3Backend extends S3ErrorRules implements ObjectBackend {
   }
 
   async put(key: string, content: Buffer, cancel: AttemptCancel): Promise<void> {
-    (await this.http.request('PUT', key, [], cancel, { body: content })).resume();
+    (await this.http.request('PUT', key, [], cancel, { body: content })).discard();
   }
 
   async remove(key: string, cancel: AttemptCancel): Promise<void> {
-    (await this.http.request('DELETE', key, [], cancel)).resume();
+    (await this.http.request('DELETE', key, [], cancel)).discard();
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,32 @@
-/** Stream helpers shared by the object-store backends. */
+/** Response bodies and stream helpers shared by the object-store backends. */
 import type { Readable } from 'node:stream';
+
+/**
+ * A response body, read one of three ways, once: whole (what an import reads: manifests, configs,
+ * list pages), as a stream (blob contents), or dropped. The HTTP client (http1.ts) delivers bodies
+ * this way without a stream per response; `streamBody` wraps a stream (the AWS SDK's).
+ */
+export interface ResponseBody {
+  /** The whole body; fails with `tooLarge()` (and drops the rest) past `maxBytes`. */
+  read(maxBytes?: number, tooLarge?: () => Error): Promise<Buffer>;
+  /** The body as a stream. */
+  stream(): Readable;
+  /** Reads and drops the body. */
+  discard(): void;
+  /** Drops the body and what carries it now. */
+  destroy(): void;
+}
+
+/** A stream as a ResponseBody. */
+export function streamBody(body: Readable): ResponseBody {
+  return {
+    read: (maxBytes = Infinity, tooLarge = () => new Error('response body too large')) =>
+      readCapped(body, maxBytes, tooLarge),
+    stream: () => body,
+    discard: () => void body.resume(),
+    destroy: () => void body.destroy(),
+  };
+}
 
 /**
  * Reads a whole stream, failing with `tooLarge()` as soon as it exceeds `maxBytes`. Data events, not
@@ -37,9 +64,4 @@ export function readCapped(body: Readable, maxBytes: number, tooLarge: () => Err
       fail(Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })),
     );
   });
-}
-
-/** Reads a whole stream into one Buffer, however long. */
-export function readAll(body: Readable): Promise<Buffer> {
-  return readCapped(body, Infinity, () => new Error('unreachable: no cap'));
 }
