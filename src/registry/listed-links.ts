@@ -5,12 +5,26 @@
  * exactly that string (short of an MD5 second preimage of a fixed string): reading it would give that
  * digest, with no warning. Any other MD5, or none, proves nothing: the link is read as before.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { parseDigest, type Digest } from './digest.js';
+
+/**
+ * Link MD5s computed lately, by digest string: the same digests come back (a layer shared by many
+ * repositories, a tag's current link and its index entry). Emptied when full, so it stays small.
+ */
+const recentMd5s = new Map<string, string>();
+const RECENT_MD5S = 20_000;
 
 /** MD5 (lowercase hex) of the bytes of a well-formed link to `digest` (a `<alg>:<hex>` string). */
 export function linkContentMd5(digest: string): string {
-  return createHash('md5').update(digest, 'latin1').digest('hex');
+  let md5 = recentMd5s.get(digest);
+  if (md5 === undefined) {
+    // A digest string is ASCII: its UTF-8 bytes are the link's bytes.
+    md5 = hash('md5', digest, 'hex');
+    if (recentMd5s.size >= RECENT_MD5S) recentMd5s.clear();
+    recentMd5s.set(digest, md5);
+  }
+  return md5;
 }
 
 /** Does the listing's MD5 prove that the link holds exactly `digest` (a `<alg>:<hex>` string)? */

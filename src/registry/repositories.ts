@@ -171,6 +171,16 @@ export async function* groupRepositories(
       );
     }
     previous = file.path;
+    // Most files are in the repository of the file before: `<root>/<name>/_…` names it at once.
+    if (
+      group !== undefined &&
+      file.path.startsWith(group.dirPrefix) &&
+      file.path.charCodeAt(group.dirPrefix.length) === 95
+    ) {
+      const rest = file.path.slice(group.dirPrefix.length).split('/');
+      addFile(group, file, rest[0]!, rest.slice(1));
+      continue;
+    }
     const segments = segmentsOf(file.path);
     if (segments === undefined) continue;
     const k = firstUnderscore(segments);
@@ -228,6 +238,8 @@ interface GroupTag {
 
 interface Group {
   name: string;
+  /** `<root>/<name>/` (`<root>/` for the root's own repository): a path below it starting with `_` is this repository's. */
+  dirPrefix: string;
   hasManifests: boolean;
   tags: Map<string, GroupTag>;
   revisions: Map<string, string>;
@@ -239,6 +251,7 @@ interface Group {
 function newGroup(name: string): Group {
   return {
     name,
+    dirPrefix: name === '' ? `${REPOSITORIES_ROOT}/` : `${REPOSITORIES_ROOT}/${name}/`,
     hasManifests: false,
     tags: new Map(),
     revisions: new Map(),
