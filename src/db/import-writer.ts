@@ -407,11 +407,24 @@ export class ImportWriter {
       await c.query(SQL.REPLICA_OFF);
     }
     if (repos.some((r) => r.tags !== null)) {
-      ins.tags_deleted = await this.run(c, 'delete_stale_tags', SQL.DELETE_STALE_TAGS);
+      // Repositories without tags yet (a first step two): only inserts, set-based (BATCH_HAS_TAGS).
+      const untagged = bulk && !(await this.batchHasTags(c));
+      if (untagged) {
+        ins.tags_deleted = 0;
+        await c.query(SQL.REPLICA_ON);
+      } else {
+        ins.tags_deleted = await this.run(c, 'delete_stale_tags', SQL.DELETE_STALE_TAGS);
+      }
       ins.tags = await this.run(c, 'merge_tags', SQL.MERGE_TAGS);
+      if (untagged) await c.query(SQL.REPLICA_OFF);
     }
     await this.checkpoint(c, batch.step, batch.checkpoints, batch.counts);
     return ins;
+  }
+
+  private async batchHasTags(c: pg.ClientBase): Promise<boolean> {
+    const res = await this.timed('tags_check', () => c.query<{ tagged: boolean }>(SQL.BATCH_HAS_TAGS));
+    return res.rows[0]?.tagged ?? true;
   }
 
   /** What the foreign-key triggers would have refused, had they been on (set-based mode only). */

@@ -3,7 +3,7 @@
  * each step alone; steps one, two, three run separately end like a full import; a dry run changes
  * nothing; step two converges when re-run; an interrupted run resumes to the same rows.
  */
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,6 +149,48 @@ describe('real tree', { timeout: 300_000 }, () => {
     expect(
       (after.gc_manifest_review_queue as { event: string }[]).some((q) => q.event === 'tag_delete'),
     ).toBe(true);
+  });
+
+  it("re-running step two moves a tag whose link changed, through GitLab's tag_switch trigger", async () => {
+    const { db, tree } = await setup();
+    await importTree(db.pool, tree);
+    const first = (await dumpTables(db.pool, ['tags'])).tags as {
+      repository: string;
+      name: string;
+      manifest: string;
+    }[];
+    // A tag moved to another manifest of its repository (e.g. a child of the list it pointed at).
+    const manifests = (await dumpTables(db.pool, ['manifests'])).manifests as {
+      repository: string;
+      digest: string;
+    }[];
+    const [a, target] = first
+      .flatMap((t) =>
+        manifests
+          .filter((m) => m.repository === t.repository && m.digest !== t.manifest)
+          .map((m) => [t, m] as const),
+      )
+      .at(0)!;
+    await writeFile(
+      join(
+        tree.root,
+        'docker/registry/v2/repositories',
+        a.repository,
+        '_manifests/tags',
+        a.name,
+        'current/link',
+      ),
+      target.digest,
+    );
+    await importTree(db.pool, tree, { steps: [2] });
+    const after = await dumpTables(db.pool, ['tags', 'gc_manifest_review_queue']);
+    const moved = (after.tags as typeof first).find(
+      (t) => t.repository === a!.repository && t.name === a!.name,
+    )!;
+    expect(moved.manifest).toBe(target.digest);
+    expect(
+      (after.gc_manifest_review_queue as { event: string }[]).filter((q) => q.event === 'tag_switch'),
+    ).toHaveLength(1);
   });
 
   it('a run stopped by a storage failure resumes from its checkpoints to the same rows', async () => {
