@@ -3,7 +3,7 @@
  * each step alone; steps one, two, three run separately end like a full import; a dry run changes
  * nothing; step two converges when re-run; an interrupted run resumes to the same rows.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -117,7 +117,7 @@ describe('OrderedPool', () => {
     expect(taken).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
-  it("rejects the next run or drain after a failed job, and abandon leaves no unhandled rejection", async () => {
+  it('rejects the next run or drain after a failed job, and abandon leaves no unhandled rejection', async () => {
     const { taken, pool } = collecting(2);
     await pool.add(1);
     await pool.run(async () => {
