@@ -504,6 +504,7 @@ class HostPool {
   }
 
   release(conn: Connection): void {
+    if (this.destroyed) return void conn.socket.destroy();
     const next = this.waiting.shift();
     if (next !== undefined) return next.resolve(conn);
     conn.socket.unref();
