@@ -341,35 +341,23 @@ class Connection {
     while (buf.length > 0 && this.exchange !== undefined) {
       switch (this.state) {
         case State.Head: {
-          const end = buf.indexOf('\r\n\r\n', 0, 'latin1');
-          if (end < 0) {
-            if (buf.length > MAX_HEAD_BYTES) throw new HttpProtocolError('response head too large');
-            this.pending = buf;
-            return;
-          }
-          const text = buf.toString('latin1', 0, end);
-          buf = buf.subarray(end + 4);
-          if (this.onHead(text) === 'none') this.complete(buf);
+          const head = this.upTo(buf, '\r\n\r\n', MAX_HEAD_BYTES, 'response head');
+          if (head === undefined) return;
+          buf = head.rest;
+          if (this.onHead(head.text) === 'none') this.complete(buf);
           break;
         }
         case State.Length: {
-          const n = Math.min(this.left, buf.length);
-          this.exchange.response!.push(n === buf.length ? buf : buf.subarray(0, n));
-          buf = buf.subarray(n);
-          this.left -= n;
+          buf = this.body(buf);
           if (this.left === 0) this.complete(buf);
           break;
         }
         case State.ChunkSize:
         case State.Trailers: {
-          const eol = buf.indexOf('\r\n', 0, 'latin1');
-          if (eol < 0) {
-            if (buf.length > MAX_LINE_BYTES) throw new HttpProtocolError('chunk line too long');
-            this.pending = buf;
-            return;
-          }
-          const line = buf.toString('latin1', 0, eol);
-          buf = buf.subarray(eol + 2);
+          const next = this.upTo(buf, '\r\n', MAX_LINE_BYTES, 'chunk line');
+          if (next === undefined) return;
+          const line = next.text;
+          buf = next.rest;
           if (this.state === State.Trailers) {
             if (line === '') this.complete(buf);
             break;
@@ -382,10 +370,7 @@ class Connection {
           break;
         }
         case State.ChunkData: {
-          const n = Math.min(this.left, buf.length);
-          this.exchange.response!.push(n === buf.length ? buf : buf.subarray(0, n));
-          buf = buf.subarray(n);
-          this.left -= n;
+          buf = this.body(buf);
           if (this.left === 0) this.state = State.ChunkEnd;
           break;
         }
@@ -408,6 +393,33 @@ class Connection {
       }
     }
     if (buf.length > 0) throw new HttpProtocolError('data from the server after its response');
+  }
+
+  /**
+   * The text before `delimiter` and the bytes after it; undefined when the delimiter has not come
+   * yet (the bytes are kept for the next chunk), refused past `max` bytes.
+   */
+  private upTo(
+    buf: Buffer,
+    delimiter: string,
+    max: number,
+    what: string,
+  ): { text: string; rest: Buffer } | undefined {
+    const at = buf.indexOf(delimiter, 0, 'latin1');
+    if (at < 0) {
+      if (buf.length > max) throw new HttpProtocolError(`${what} too long`);
+      this.pending = buf;
+      return undefined;
+    }
+    return { text: buf.toString('latin1', 0, at), rest: buf.subarray(at + delimiter.length) };
+  }
+
+  /** Hands the response up to `left` body bytes of `buf`; returns the bytes after them. */
+  private body(buf: Buffer): Buffer {
+    const n = Math.min(this.left, buf.length);
+    this.exchange!.response!.push(n === buf.length ? buf : buf.subarray(0, n));
+    this.left -= n;
+    return buf.subarray(n);
   }
 
   /** A head is in: an interim one is skipped, a final one resolves the request. Returns its framing. */
