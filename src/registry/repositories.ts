@@ -175,7 +175,7 @@ export async function* groupRepositories(
     if (
       group !== undefined &&
       file.path.startsWith(group.dirPrefix) &&
-      file.path.charCodeAt(group.dirPrefix.length) === 95
+      file.path.charCodeAt(group.dirPrefix.length) === 95 /* '_' */
     ) {
       const rest = file.path.slice(group.dirPrefix.length).split('/');
       addFile(group, file, rest[0]!, rest.slice(1));
