@@ -4,7 +4,7 @@
  * here. node:http spends ~180 µs of CPU on a request on the project's 2-core machine where this
  * spends ~60 (node:http makes a ClientRequest, an IncomingMessage and their streams per request,
  * and its agent's bookkeeping): at thousands of requests a second, a fifth of an import's main
- * thread (figures in README, "Object storage").
+ * thread (figures in README, "Benchmarks").
  *
  * What it speaks: a request line, headers and an optional Content-Length body; responses framed by
  * Content-Length, by chunked transfer coding or by the end of the connection; 1xx interim responses
@@ -16,7 +16,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { AttemptCancel } from './attempt.js';
-import type { ResponseBody } from './streams.js';
+import { collectCapped, type BodySink, type ResponseBody } from './streams.js';
 
 /** A response head larger than this is refused (S3 and GCS send a few hundred bytes). */
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -55,15 +55,8 @@ export interface Http1Request {
 /** How the body after a head is delimited. */
 type Framing = 'none' | 'length' | 'chunked' | 'close';
 
-/** What reads a body: whole (into chunks), as a stream, or dropping it. */
-interface Sink {
-  data(chunk: Buffer): void;
-  end(): void;
-  fail(err: Error): void;
-}
-
 export class HttpResponse implements ResponseBody {
-  private sink: Sink | undefined;
+  private sink: BodySink | undefined;
   /** Body bytes that came before anyone asked for them. */
   private early: Buffer[] = [];
   private earlyBytes = 0;
@@ -81,34 +74,11 @@ export class HttpResponse implements ResponseBody {
     maxBytes = Infinity,
     tooLarge: () => Error = () => new Error('response body too large'),
   ): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let total = 0;
-      let done = false;
-      this.attach({
-        data: (chunk) => {
-          if (done) return;
-          total += chunk.length;
-          if (total > maxBytes) {
-            done = true;
-            reject(tooLarge());
-            this.conn.abandon(this, new Error('response body over its cap'));
-            return;
-          }
-          chunks.push(chunk);
-        },
-        end: () => {
-          if (done) return;
-          done = true;
-          resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
-        },
-        fail: (err) => {
-          if (done) return;
-          done = true;
-          reject(err);
-        },
-      });
-    });
+    const { sink, done } = collectCapped(maxBytes, tooLarge, () =>
+      this.conn.abandon(this, new Error('response body over its cap')),
+    );
+    this.attach(sink);
+    return done;
   }
 
   stream(): Readable {
@@ -167,7 +137,7 @@ export class HttpResponse implements ResponseBody {
     this.sink?.fail(err);
   }
 
-  private attach(sink: Sink): void {
+  private attach(sink: BodySink): void {
     if (this.sink !== undefined) throw new Error('a response body is read only once');
     this.sink = sink;
     const early = this.early;

@@ -111,6 +111,11 @@ function canceller(): AttemptCancel & { fire(reason: Error): void } {
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** GETs `path` and reads its whole body as text. */
+async function getText(c: Http1Client, path: string): Promise<string> {
+  return (await (await c.request({ method: 'GET', path, headers: {} })).read()).toString();
+}
+
 describe('Http1Client against node:http', () => {
   it('reads Content-Length and chunked bodies, and reuses one connection for requests in turn', async () => {
     const big = Buffer.alloc(300_000, 7);
@@ -204,11 +209,7 @@ describe('Http1Client against node:http', () => {
       }, 20);
     });
     const c = client(url, 2);
-    const bodies = await Promise.all(
-      Array.from({ length: 7 }, async (_, i) =>
-        (await (await c.request({ method: 'GET', path: `/${i}`, headers: {} })).read()).toString(),
-      ),
-    );
+    const bodies = await Promise.all(Array.from({ length: 7 }, async (_, i) => await getText(c, `/${i}`)));
     expect(bodies).toEqual(Array(7).fill('ok'));
     expect(most).toBe(2);
     expect(connections()).toBe(2);
@@ -276,16 +277,10 @@ describe('Http1Client against a raw TCP server', () => {
       else socket.end('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end');
     });
     const c = client(url, 1);
-    expect(
-      (await (await c.request({ method: 'GET', path: '/continue', headers: {} })).read()).toString(),
-    ).toBe('ok');
-    expect((await (await c.request({ method: 'GET', path: '/old', headers: {} })).read()).toString()).toBe(
-      'until the end',
-    );
+    expect(await getText(c, '/continue')).toBe('ok');
+    expect(await getText(c, '/old')).toBe('until the end');
     // The HTTP/1.0 response closed its connection: the next request opens another.
-    expect(
-      (await (await c.request({ method: 'GET', path: '/continue', headers: {} })).read()).toString(),
-    ).toBe('ok');
+    expect(await getText(c, '/continue')).toBe('ok');
     expect(connections()).toBe(2);
   });
 
@@ -295,9 +290,9 @@ describe('Http1Client against a raw TCP server', () => {
       setTimeout(() => socket.end(), 20); // a keep-alive timeout, as servers have
     });
     const c = client(url, 1);
-    expect((await (await c.request({ method: 'GET', path: '/', headers: {} })).read()).toString()).toBe('ok');
+    expect(await getText(c, '/')).toBe('ok');
     await new Promise((r) => setTimeout(r, 100));
-    expect((await (await c.request({ method: 'GET', path: '/', headers: {} })).read()).toString()).toBe('ok');
+    expect(await getText(c, '/')).toBe('ok');
     expect(connections()).toBe(2);
   });
 
@@ -306,10 +301,7 @@ describe('Http1Client against a raw TCP server', () => {
       socket.write('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n1'),
     );
     const c = client(url, 1);
-    for (let i = 0; i < 3; i++)
-      expect((await (await c.request({ method: 'GET', path: '/', headers: {} })).read()).toString()).toBe(
-        '1',
-      );
+    for (let i = 0; i < 3; i++) expect(await getText(c, '/')).toBe('1');
     expect(connections()).toBe(3);
   });
 
@@ -386,9 +378,7 @@ describe('Http1Client against a raw TCP server', () => {
     await expect(big.read(1000, () => new Error('manifest over 1000 bytes'))).rejects.toThrow(
       'manifest over 1000 bytes',
     );
-    expect((await (await c.request({ method: 'GET', path: '/small', headers: {} })).read()).toString()).toBe(
-      'small',
-    );
+    expect(await getText(c, '/small')).toBe('small');
   });
 });
 
