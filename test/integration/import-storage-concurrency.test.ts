@@ -5,6 +5,11 @@
  * are open;
  * by default the adaptive limit grows past its start of 16, because the repositories read at once
  * from an object store (64) ask for more. Both runs give the filesystem import's rows.
+ *
+ * The growth run holds each request 100 ms, not 20: what the proxy sees in flight is throughput times
+ * latency, and on two cores shared by the importer, this proxy and radosgw the throughput is bound by
+ * CPU (about 600 requests/s), so at 20 ms the wire saw 12-16 open even while the limit had grown to
+ * 31 (one run in nine failed). At 100 ms it sees 44-51.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +26,7 @@ import { importDump, syntheticTree, writeImportConfig, type SyntheticTree } from
 
 const PARAMS = { repositories: 60, tags: 240, layerRefs: 720, sharedLayers: 120, seed: 12 };
 const PREFIX = 'concurrency/';
+const GROWTH_DELAY_MS = 100;
 
 let tree: SyntheticTree;
 let s3: S3TestServer;
@@ -78,7 +84,7 @@ it('refuses a cap below 4, naming the flag', async () => {
 
 it('by default the in-flight limit grows past its start of 16 while latency holds', async () => {
   proxy.reset();
-  proxy.inject(faults.slow(20), { times: Infinity });
+  proxy.inject(faults.slow(GROWTH_DELAY_MS), { times: Infinity });
   const rows = await importInto('s3', []);
   expect(proxy.maxInFlight()).toBeGreaterThan(16);
   expect(rows).toEqual(fsRows);
