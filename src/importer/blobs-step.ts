@@ -4,6 +4,7 @@
  * and each committed batch records its finished prefixes as checkpoints. Invalid blob paths are
  * reported and skipped (GitLab: fatal).
  */
+import type { FileInfo } from '../../drivers/driver.js';
 import { Step } from '../db/import-rows.js';
 import { BLOBS_ROOT } from '../registry/paths.js';
 import { enumerateBlobs } from '../registry/blobs.js';
@@ -33,11 +34,19 @@ interface BlobBatch {
   readonly counts: { blobs: number; blobBytes: bigint };
 }
 
+/** Step three's walk: every blob's `data` (and whatever else lies below the blobs root). */
+export function blobWalk(ctx: PipelineContext, opts: BlobStepOptions): AsyncIterable<FileInfo> {
+  return ctx.reads.driver.walk(BLOBS_ROOT, {
+    onUnreadable: (path, reason) => recordSkip(ctx, opts.strict, unreadableSkip(path, reason)),
+  });
+}
+
 export async function importBlobs(
   ctx: PipelineContext,
   opts: BlobStepOptions,
   checkpointed: ReadonlySet<string>,
   stepReport: StepReport,
+  files: AsyncIterable<FileInfo> = blobWalk(ctx, opts),
 ): Promise<void> {
   const batcher = new Batcher<BlobBatch>({
     // Rows only: step three's rows are 40 bytes each.
@@ -60,11 +69,7 @@ export async function importBlobs(
   const found = new Set<string>();
 
   try {
-    for await (const entry of enumerateBlobs(
-      ctx.reads.driver.walk(BLOBS_ROOT, {
-        onUnreadable: (path, reason) => recordSkip(ctx, opts.strict, unreadableSkip(path, reason)),
-      }),
-    )) {
+    for await (const entry of enumerateBlobs(files)) {
       const prefix = blobPrefix(entry.path);
       if (prefix !== current) {
         // Batches end on a prefix boundary, so each checkpoint covers whole prefixes.

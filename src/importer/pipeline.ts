@@ -4,6 +4,7 @@
  * batches of repositories written in enumeration order, each batch in one transaction with its
  * checkpoints. At most one batch is being written while the next one fills, so memory stays bounded.
  */
+import type { FileInfo } from '../../drivers/driver.js';
 import type { Logger } from '../log.js';
 import type { ImportWriter, RepositoryState } from '../db/import-writer.js';
 import { REPOSITORIES_ROOT } from '../registry/paths.js';
@@ -119,23 +120,26 @@ interface RepositoryBatch {
 
 const noCounts = (): StepCounts => ({ repositories: 0, tags: 0, manifests: 0 });
 
-export async function importRepositories(
+/**
+ * Step two on a filesystem leaves `_layers` out of the walk (one directory per layer link, and most
+ * manifests are in the database already): a repository lists it when a layer check needs it. Object
+ * stores list every key under the root in pages anyway; pruning would cost requests there.
+ */
+function layersListedLater(ctx: PipelineContext, step: RepositoryStep): boolean {
+  return step === Step.allRepositories && ctx.reads.driver.directoryWalk;
+}
+
+/** The walk a repository step reads: the repositories root (or the filter's), pruned, resumed. */
+export function repositoryWalk(
   ctx: PipelineContext,
   step: RepositoryStep,
   opts: PipelineOptions,
-  checkpointed: ReadonlySet<string>,
-  stepReport: StepReport,
-  lastCheckpoint: string | null = null,
-): Promise<void> {
-  const knownMediaTypes = await ctx.writer.mediaTypes();
-  // Step two on a filesystem leaves `_layers` out of the walk (one directory per layer link, and
-  // most manifests are in the database already): a repository lists it when a layer check needs it.
-  // Object stores list every key under the root in pages anyway; pruning would cost requests there.
-  const layersLater = step === Step.allRepositories && ctx.reads.driver.directoryWalk;
+  lastCheckpoint: string | null,
+): AsyncIterable<FileInfo> {
   // A resumed run does not walk again what the interrupted one finished (the driver may still yield
-  // some of it: `startAfter` is a hint, and checkpointed repositories are skipped below anyway).
-  const prune = layersLater ? pruneRepositoryWalkAndLayers : pruneRepositoryWalk;
-  const files = ctx.reads.driver.walk(filterWalkRoot(opts.repositories), {
+  // some of it: `startAfter` is a hint, and checkpointed repositories are skipped anyway).
+  const prune = layersListedLater(ctx, step) ? pruneRepositoryWalkAndLayers : pruneRepositoryWalk;
+  return ctx.reads.driver.walk(filterWalkRoot(opts.repositories), {
     prune:
       opts.shard && ctx.reads.driver.directoryWalk
         ? pruneOtherShards(prune, REPOSITORIES_ROOT, opts.shard)
@@ -144,6 +148,28 @@ export async function importRepositories(
     onUnreadable: (path, reason) => recordSkip(ctx, opts.strict, unreadableSkip(path, reason)),
     ...(lastCheckpoint !== null ? { startAfter: resumeWalkAfter(lastCheckpoint) } : {}),
   });
+}
+
+/** What a step reads, when its caller prepared it, and whom to tell once storage is read. */
+export interface StepWalk {
+  /** The step's walk, started early (walk-ahead.ts); absent: the step starts its own. */
+  readonly files?: AsyncIterable<FileInfo>;
+  /** Storage is read to the end; only the last batches' writes are left. */
+  readonly readingDone?: () => void;
+}
+
+export async function importRepositories(
+  ctx: PipelineContext,
+  step: RepositoryStep,
+  opts: PipelineOptions,
+  checkpointed: ReadonlySet<string>,
+  stepReport: StepReport,
+  lastCheckpoint: string | null = null,
+  walk: StepWalk = {},
+): Promise<void> {
+  const knownMediaTypes = await ctx.writer.mediaTypes();
+  const layersLater = layersListedLater(ctx, step);
+  const files = walk.files ?? repositoryWalk(ctx, step, opts, lastCheckpoint);
   // The interrupted run found and finished these; the walk may not meet them again.
   let found = checkpointed.size;
   stepReport.checkpointed = checkpointed.size;
@@ -188,6 +214,7 @@ export async function importRepositories(
     }
     states.flush();
     await pool.drain();
+    walk.readingDone?.();
     await batcher.finish();
   } catch (err) {
     pool.abandon();

@@ -10,8 +10,17 @@ import { ImportWriter } from '../db/import-writer.js';
 import { RowThrottle } from '../db/write-throttle.js';
 import { silentLogger, type Logger } from '../log.js';
 import { LOCKFILE_CONTENT, lockfilePath } from '../registry/paths.js';
-import { importBlobs } from './blobs-step.js';
-import { importRepositories, recordSkip, type PipelineContext, type PipelineOptions } from './pipeline.js';
+import type { FileInfo } from '../../drivers/driver.js';
+import type { ResumeState } from '../db/import-writer.js';
+import { blobWalk, importBlobs } from './blobs-step.js';
+import {
+  importRepositories,
+  recordSkip,
+  repositoryWalk,
+  type PipelineContext,
+  type PipelineOptions,
+} from './pipeline.js';
+import { WalkAhead } from './walk-ahead.js';
 import { Report, type StepReport } from './report.js';
 import { unreadableSkip } from './skips.js';
 import type { RunCoordinator } from './shard-run.js';
@@ -104,13 +113,17 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
     'starting metadata import',
   );
   let failure: Error | undefined;
+  // The next step's walk, started once a step has read storage to the end (walk-ahead.ts).
+  let ahead: StepAhead | undefined;
   try {
     await deps.run?.start(report);
     if (!opts.resume) await writer.clearScope();
-    for (const step of opts.steps) {
+    for (const [i, step] of opts.steps.entries()) {
       const sr = report.startStep(step);
+      const early = ahead?.step === step ? ahead : undefined;
+      ahead = undefined;
       try {
-        const state = await writer.resumeState(step);
+        const state = await (early?.state ?? writer.resumeState(step));
         // An interrupted run's counts carry over, so the statistics match an uninterrupted run.
         sr.repositories = state.counts.repositories;
         sr.tags = state.counts.tags;
@@ -122,8 +135,12 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
           logger.info({ step }, 'step already completed by the interrupted run being resumed');
         } else {
           await writer.startStep(step);
-          if (step === Step.commonBlobs) await importBlobs(ctx, opts, state.done, sr);
-          else await importRepositories(ctx, step, opts, state.done, sr, state.last);
+          if (step === Step.commonBlobs) await importBlobs(ctx, opts, state.done, sr, early?.files);
+          else
+            await importRepositories(ctx, step, opts, state.done, sr, state.last, {
+              files: early?.files,
+              readingDone: () => (ahead = walkAhead(ctx, opts, writer, opts.steps[i + 1])),
+            });
           await writer.finishStep(step);
           logger.debug({ step, database_seconds: writer.takeTimings() }, 'database time by statement');
           await deps.events?.reached('step-finished', step);
@@ -157,6 +174,7 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
     await deps.run?.finished();
   } catch (err) {
     failure = err as Error;
+    ahead?.files.stop();
     await deps.run?.failed(failure.message).catch((runErr: Error) => {
       logger.error({ err: runErr }, 'could not record the failed shard in regdb_import.shards');
     });
@@ -174,6 +192,35 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
   const seconds = (report.finishedAt!.getTime() - report.startedAt.getTime()) / 1000;
   logger.info({ duration_s: seconds, ...(report.rowCount ?? {}) }, 'metadata import complete');
   return report;
+}
+
+/** A step's resume state and walk, started before the step. */
+interface StepAhead {
+  readonly step: Step;
+  readonly state: Promise<ResumeState>;
+  readonly files: WalkAhead<FileInfo>;
+}
+
+async function* nothing(): AsyncGenerator<FileInfo> {}
+
+/** Starts the walk of `step` (if any) now; a step the interrupted run finished walks nothing. */
+function walkAhead(
+  ctx: PipelineContext,
+  opts: ImportOptions,
+  writer: ImportWriter,
+  step: Step | undefined,
+): StepAhead | undefined {
+  if (step === undefined) return undefined;
+  const state = writer.resumeState(step);
+  // Awaited by the step; until then a failure must not count as an unhandled rejection.
+  state.catch(() => undefined);
+  const files = new WalkAhead(async () => {
+    const s = await state;
+    if (s.finished) return nothing();
+    return step === Step.commonBlobs ? blobWalk(ctx, opts) : repositoryWalk(ctx, step, opts, s.last);
+  });
+  files.start();
+  return { step, state, files };
 }
 
 /** Step two succeeded: the registry now runs on the database (spec §1.8). */
