@@ -46,6 +46,11 @@ export interface ListEntry {
 
 export interface CallOptions {
   readonly signal?: AbortSignal;
+  /**
+   * Object stores: when requests wait for a slot, lower numbers go first (default 0), arrival order
+   * among equals (adaptive-limit.ts). The filesystem has no such queue and ignores it.
+   */
+  readonly priority?: number;
 }
 
 export interface WalkOptions extends CallOptions {

@@ -137,7 +137,13 @@ export class ObjectStoreDriver extends BaseDriver implements ObjectStore {
     if (path !== '/') {
       try {
         const head = await this.runner.run(
-          { kind: 'stat', operation: this.backend.operations.head, path, signal: options?.signal },
+          {
+            kind: 'stat',
+            operation: this.backend.operations.head,
+            path,
+            signal: options?.signal,
+            priority: options?.priority,
+          },
           (cancel) => this.backend.head(keyOf(this, path), cancel),
         );
         return { path, isDir: false, size: head.size, modTime: head.modTime };
@@ -165,7 +171,13 @@ export class ObjectStoreDriver extends BaseDriver implements ObjectStore {
 
   protected readChecked(path: string, options: GetContentOptions): Promise<Buffer> {
     return this.runner.run(
-      { kind: 'get', operation: this.backend.operations.get, path, signal: options.signal },
+      {
+        kind: 'get',
+        operation: this.backend.operations.get,
+        path,
+        signal: options.signal,
+        priority: options.priority,
+      },
       async (cancel) => {
         const { body, size } = await this.backend.get(keyOf(this, path), cancel);
         if (size !== undefined && size > options.maxBytes) {

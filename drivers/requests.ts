@@ -75,6 +75,8 @@ export interface RequestSpec {
   readonly operation: string;
   readonly path?: string;
   readonly signal?: AbortSignal;
+  /** Place in the queue for a slot (CallOptions.priority). */
+  readonly priority?: number;
 }
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -135,7 +137,7 @@ export class RequestRunner {
       spec.signal?.throwIfAborted();
       let result: T;
       try {
-        result = await this.limit.run(() => this.attempt(spec, fn));
+        result = await this.limit.run(() => this.attempt(spec, fn), spec.priority);
         return result;
       } catch (err) {
         if (spec.signal?.aborted) throw spec.signal.reason;

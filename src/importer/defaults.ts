@@ -15,6 +15,12 @@ export const IMPORT_DEFAULTS = {
   tagConcurrency: 1,
   /** Other storage reads at once within a repository (manifests, configs, layer checks). */
   readConcurrency: 8,
+  /**
+   * The same from S3 or GCS, where each read waits a round trip: a repository of 80 tags took 1.6 s
+   * at 8 (30 ms a request), holding back every batch behind it. Its requests go first while it is the
+   * oldest in the window (their priority is its place in the walk), so 32 let it finish early.
+   */
+  objectStoreReadConcurrency: 32,
   /** Rows per batch, one transaction each (`--batch-size`). */
   batchRows: 20_000,
   /** Manifest and config payload bytes per batch: a few huge manifests end a batch early. */

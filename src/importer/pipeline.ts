@@ -210,7 +210,11 @@ export async function importRepositories(
       }
       for (const p of entry.problems) recordProblem(ctx, entry.name, p);
       const state = states.get(entry.name);
-      await pool.run(async () => importRepository(ctx, step, opts, knownMediaTypes, entry, await state));
+      // Requests go in walk order (the order batches are written in): earlier repositories first.
+      const priority = found;
+      await pool.run(async () =>
+        importRepository(ctx, step, opts, knownMediaTypes, entry, await state, priority),
+      );
     }
     states.flush();
     await pool.drain();
@@ -267,6 +271,7 @@ async function importRepository(
   knownMediaTypes: ReadonlySet<string>,
   repo: Repository,
   state: RepositoryState | undefined,
+  priority: number,
 ): Promise<Done> {
   // The repository and step go in each line's fields, as recordProblem does, not in a pino child:
   // a child with redaction costs ~40 KB of garbage per repository and step, logging or not.
@@ -296,8 +301,11 @@ async function importRepository(
       dangling: opts.danglingManifests ?? false,
       tagTimes: opts.tagTimestamps === 'storage',
       tagConcurrency: opts.tagConcurrency,
-      readConcurrency: IMPORT_DEFAULTS.readConcurrency,
+      readConcurrency: ctx.reads.driver.directoryWalk
+        ? IMPORT_DEFAULTS.readConcurrency
+        : IMPORT_DEFAULTS.objectStoreReadConcurrency,
       listingMd5: ctx.reads.driver.listingMd5,
+      priority,
     },
   );
   for (const p of facts.problems ?? []) recordProblem(ctx, repo.name, p);

@@ -50,6 +50,8 @@ export interface ReadOptions {
    * only. Otherwise a `_layers` link of exactly `<alg>:<hex>` bytes is taken as its path's digest.
    */
   readonly listingMd5: boolean;
+  /** The repository's place in the walk: its storage requests' priority (CallOptions.priority). */
+  readonly priority?: number;
 }
 
 export interface RepositoryInput {
@@ -139,7 +141,7 @@ class RepositoryRead {
   private async tagLink(t: Repository['tags'][number]): Promise<LinkFact> {
     if (t.currentLinkPath === undefined) return null;
     const listed = t.currentLinkListing && tagDigestFromListing(t.currentLinkListing);
-    return listed ? { ok: true, digest: listed } : this.reads.link(t.currentLinkPath);
+    return listed ? { ok: true, digest: listed } : this.reads.link(t.currentLinkPath, this.opts.priority);
   }
 
   /**
@@ -198,7 +200,7 @@ class RepositoryRead {
     // Only the storage reads take a slot: a list waiting for its children must not hold one.
     const target =
       this.listedLink(this.repo.linkListing, linkPath, digest, false) ??
-      (await this.limit(() => this.reads.link(linkPath)));
+      (await this.limit(() => this.reads.link(linkPath, this.opts.priority)));
     if (target === null) return;
     if (!target.ok) {
       this.manifests.set(key, { kind: 'broken-link', link: target as Failed });
@@ -212,7 +214,7 @@ class RepositoryRead {
         { digest: key },
       );
     }
-    const read = await this.limit(() => this.reads.blob(target.digest));
+    const read = await this.limit(() => this.reads.blob(target.digest, this.opts.priority));
     if (read.kind !== 'payload') {
       this.manifests.set(key, read.kind === 'missing' ? { kind: 'missing' } : { kind: 'too-large' });
       return;
@@ -267,11 +269,11 @@ class RepositoryRead {
     // The payload is read anyway: when the link names the config's own digest, a read that finds
     // nothing is what a failed existence check would say, without the stat.
     const sameBlob = formatDigest(target) === key;
-    if (!sameBlob && !(await this.reads.blobExists(target))) {
+    if (!sameBlob && !(await this.reads.blobExists(target, this.opts.priority))) {
       this.configs.set(key, { kind: 'missing' });
       return;
     }
-    const read = await this.reads.blob(digest);
+    const read = await this.reads.blob(digest, this.opts.priority);
     this.configs.set(key, read.kind === 'payload' ? read : { kind: 'missing' });
   }
 
@@ -288,7 +290,8 @@ class RepositoryRead {
     const linkPath = withLayers.layers.get(formatDigest(digest));
     if (linkPath === undefined) return { kind: 'missing' };
     const target =
-      this.listedLink(withLayers.linkListing, linkPath, digest, true) ?? (await this.reads.link(linkPath));
+      this.listedLink(withLayers.linkListing, linkPath, digest, true) ??
+      (await this.reads.link(linkPath, this.opts.priority));
     if (target === null) return { kind: 'missing' };
     if (!target.ok) return { kind: 'broken-link', link: target as Failed };
     return target.digest;
@@ -297,6 +300,6 @@ class RepositoryRead {
   private async access(digest: Digest): Promise<LayerAccess> {
     const target = await this.layerLink(digest);
     if ('kind' in target) return target;
-    return (await this.reads.blobExists(target)) ? { kind: 'ok' } : { kind: 'missing' };
+    return (await this.reads.blobExists(target, this.opts.priority)) ? { kind: 'ok' } : { kind: 'missing' };
   }
 }

@@ -83,12 +83,16 @@ export class StorageReads {
     return false;
   }
 
-  /** A blob's content, capped at 4 MiB (spec §1.5 step 3), read once per batch. */
-  blob(digest: Digest): Promise<BlobRead> {
+  /**
+   * A blob's content, capped at 4 MiB (spec §1.5 step 3), read once per batch. `priority` (here and
+   * below): the requesting repository's place in the walk (CallOptions.priority); a read shared by
+   * several goes at the first one's.
+   */
+  blob(digest: Digest, priority?: number): Promise<BlobRead> {
     const key = formatDigest(digest);
     let p = this.payloads.get(key);
     if (p === undefined) {
-      p = this.readBlob(digest);
+      p = this.readBlob(digest, priority);
       this.payloads.set(key, p);
       p.then(
         (r) => this.account(key, r.kind === 'payload' ? r.payload.length : 0),
@@ -118,11 +122,12 @@ export class StorageReads {
     }
   }
 
-  private async readBlob(digest: Digest): Promise<BlobRead> {
+  private async readBlob(digest: Digest, priority: number | undefined): Promise<BlobRead> {
     try {
       const read = await this.driver.getContent(blobDataPath(digest), {
         maxBytes: MANIFEST_SIZE_LIMIT,
         signal: this.signal,
+        priority,
       });
       return { kind: 'payload', payload: ownBytes(read) };
     } catch (err) {
@@ -134,13 +139,13 @@ export class StorageReads {
   }
 
   /** Does the blob's data exist? A directory at that path does not count (spec §1.5 step 2). */
-  blobExists(digest: Digest): Promise<boolean> {
+  blobExists(digest: Digest, priority?: number): Promise<boolean> {
     const key = formatDigest(digest);
     if (this.existing.has(digest)) return Promise.resolve(true);
     if (this.missing.has(digest)) return Promise.resolve(false);
     let p = this.checking.get(key);
     if (p === undefined) {
-      p = this.checkBlob(digest);
+      p = this.checkBlob(digest, priority);
       this.checking.set(key, p);
       // A failed stat is not remembered: the next repository asks again.
       p.then(
@@ -154,13 +159,13 @@ export class StorageReads {
     return p;
   }
 
-  private async checkBlob(digest: Digest): Promise<boolean> {
+  private async checkBlob(digest: Digest, priority: number | undefined): Promise<boolean> {
     if (
       this.driver.directoryWalk ||
       digest.algorithm !== 'sha256' ||
       ++this.checks <= StorageReads.SHARD_AFTER
     )
-      return this.statBlob(digest);
+      return this.statBlob(digest, priority);
     const name = digest.hex.slice(0, 2);
     let shard = this.shards.get(name);
     if (shard === undefined) {
@@ -169,7 +174,7 @@ export class StorageReads {
       shard.catch(() => this.shards.delete(name));
     }
     const listed = await shard;
-    if (listed === undefined) return this.statBlob(digest);
+    if (listed === undefined) return this.statBlob(digest, priority);
     const want = Buffer.from(digest.hex, 'hex');
     let lo = 0;
     let hi = listed.length / 32;
@@ -204,9 +209,9 @@ export class StorageReads {
     return Buffer.concat(found.sort(Buffer.compare));
   }
 
-  private async statBlob(digest: Digest): Promise<boolean> {
+  private async statBlob(digest: Digest, priority: number | undefined): Promise<boolean> {
     try {
-      const info = await this.driver.stat(blobDataPath(digest), { signal: this.signal });
+      const info = await this.driver.stat(blobDataPath(digest), { signal: this.signal, priority });
       return !info.isDir;
     } catch (err) {
       if (err instanceof PathNotFoundError || this.unreadable(err)) return false;
@@ -240,9 +245,9 @@ export class StorageReads {
   }
 
   /** A link file's parsed content; null when it does not exist. */
-  async link(path: string): Promise<DigestParseResult | null> {
+  async link(path: string, priority?: number): Promise<DigestParseResult | null> {
     try {
-      return parseLink(await this.driver.getContent(path, { maxBytes: 4096, signal: this.signal }));
+      return parseLink(await this.driver.getContent(path, { maxBytes: 4096, signal: this.signal, priority }));
     } catch (err) {
       if (err instanceof PathNotFoundError || this.unreadable(err)) return null;
       if (err instanceof ContentTooLargeError) {

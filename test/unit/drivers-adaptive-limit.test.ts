@@ -1,6 +1,10 @@
-/** drivers/adaptive-limit.ts: grows while latency holds, halves on throttling, never over the cap. */
+/**
+ * drivers/adaptive-limit.ts: grows while latency holds, halves on throttling, never over the cap, and
+ * serves waiting requests by priority (drivers/priority-queue.ts).
+ */
 import { describe, expect, it } from 'vitest';
 import { AdaptiveLimit } from '../../drivers/adaptive-limit.js';
+import { PriorityQueue } from '../../drivers/priority-queue.js';
 
 /** A clock the test moves, and a request that "takes" `ms` of it. */
 function clocked(): { now: () => number; request: (ms: number) => () => Promise<void> } {
@@ -66,5 +70,49 @@ describe('AdaptiveLimit', () => {
     );
     expect(most).toBeLessThanOrEqual(5);
     expect(limit.maxInFlight).toBe(most);
+  });
+
+  it('hands free slots to waiting requests lowest priority number first, in arrival order among equals', async () => {
+    const limit = new AdaptiveLimit({ max: 1, min: 1, initial: 1 });
+    const order: string[] = [];
+    let release!: () => void;
+    const blocker = limit.run(() => new Promise<void>((r) => (release = r)));
+    const waiting = [
+      limit.run(async () => void order.push('p5'), 5),
+      limit.run(async () => void order.push('p2a'), 2),
+      limit.run(async () => void order.push('default')),
+      limit.run(async () => void order.push('p2b'), 2),
+      limit.run(async () => void order.push('p9'), 9),
+    ];
+    release();
+    await Promise.all([blocker, ...waiting]);
+    expect(order).toEqual(['default', 'p2a', 'p2b', 'p5', 'p9']);
+  });
+});
+
+describe('PriorityQueue', () => {
+  it('gives items back lowest priority first, first in first out among equals', () => {
+    const q = new PriorityQueue<string>();
+    // A shuffled sequence with repeated priorities, checked against a stable sort done here.
+    const items = Array.from({ length: 200 }, (_, i) => ({ name: `i${i}`, priority: (i * 37) % 11 }));
+    for (const it of items) q.push(it.name, it.priority);
+    expect(q.size).toBe(200);
+    const out: string[] = [];
+    for (let x = q.shift(); x !== undefined; x = q.shift()) out.push(x);
+    const expected = [...items].sort((a, b) => a.priority - b.priority).map((x) => x.name);
+    expect(out).toEqual(expected);
+    expect(q.size).toBe(0);
+    expect(q.shift()).toBeUndefined();
+  });
+
+  it('keeps its order when pushes and shifts interleave', () => {
+    const q = new PriorityQueue<number>();
+    q.push(30, 3);
+    q.push(10, 1);
+    expect(q.shift()).toBe(10);
+    q.push(20, 2);
+    q.push(5, 0);
+    q.push(31, 3);
+    expect([q.shift(), q.shift(), q.shift(), q.shift(), q.shift()]).toEqual([5, 20, 30, 31, undefined]);
   });
 });
