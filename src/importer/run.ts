@@ -203,14 +203,19 @@ interface StepAhead {
 
 async function* nothing(): AsyncGenerator<FileInfo> {}
 
-/** Starts the walk of `step` (if any) now; a step the interrupted run finished walks nothing. */
+/**
+ * Starts the walk of `step` (if any) now; a step the interrupted run finished walks nothing. Object
+ * stores only: a filesystem walk waits on no round trips, and walking ahead there only held more in
+ * memory (default corpus: 30.5-30.6 s and 161-163 MB peak RSS without, 30.9-34.0 s and 230-233 MB
+ * with).
+ */
 function walkAhead(
   ctx: PipelineContext,
   opts: ImportOptions,
   writer: ImportWriter,
   step: Step | undefined,
 ): StepAhead | undefined {
-  if (step === undefined) return undefined;
+  if (step === undefined || ctx.reads.driver.directoryWalk) return undefined;
   const state = writer.resumeState(step);
   // Awaited by the step; until then a failure must not count as an unhandled rejection.
   state.catch(() => undefined);

@@ -4,6 +4,7 @@
  * needs nothing from those batches, can list meanwhile. From an object store at 30 ms a request the
  * walks are chains of page requests (0.4 s for step two's walk of the 3,000-tag tree, 0.3 s for step
  * three's), so starting each behind the previous step's writes takes them off the import's wall time.
+ * (Object stores only, see run.ts.)
  *
  * At most `maxItems` entries are held ahead of the step that takes them (twice that while the step
  * works through a handful just taken), so memory stays bounded whatever the tree. The step consumes the same iterable it would have walked itself; an error of the
