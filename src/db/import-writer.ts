@@ -178,9 +178,17 @@ export class ImportWriter {
     return this.pool.connect();
   }
 
+  /** When each write connection was first used; one kept past `pool.maxlifetime` goes back. */
+  private readonly firstUse = new WeakMap<pg.PoolClient, number>();
+
   /** After a write: keep its connection for the next one, or give it back. */
   private afterWrite(client: pg.PoolClient, broken: boolean): void {
-    if (broken || (this.pool.options.max ?? 10) < 2) return client.release(broken);
+    const now = Date.now();
+    const since = this.firstUse.get(client) ?? now;
+    this.firstUse.set(client, since);
+    const lifetime = this.pool.options.maxLifetimeSeconds;
+    const expired = lifetime !== undefined && lifetime > 0 && now - since >= lifetime * 1000;
+    if (broken || expired || (this.pool.options.max ?? 10) < 2) return client.release(broken);
     // A kept connection is outside the pool: its errors (the server ending it while idle) are ours.
     const kept = { client, lost: false, onError: () => void (kept.lost = true) };
     client.on('error', kept.onError);

@@ -159,6 +159,8 @@ export async function runImport(deps: ImportDeps, opts: ImportOptions): Promise<
         }
         throw new Error(`${STEP_ERROR_PREFIX[step]}: ${sr.error}`, { cause: err });
       } finally {
+        // A walk started for this step and not taken to its end (the step failed first) stops here.
+        early?.files.stop();
         sr.finishedAt = new Date();
       }
     }
