@@ -352,7 +352,9 @@ export class ImportWriter {
           throw err;
         } finally {
           client.off('error', onLost);
-          this.afterWrite(client, broken);
+          // `lost` too: the server's goodbye can come in the same read as COMMIT's reply, after the
+          // batch succeeded (seen when the backend was killed as the batch ended).
+          this.afterWrite(client, broken || lost);
         }
       },
       {

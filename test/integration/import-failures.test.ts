@@ -144,6 +144,31 @@ describe('database connections killed mid-run (pg_terminate_backend)', () => {
     await db.drop();
   });
 
+  it('the write connection killed while idle between batches is replaced: exit 0, the same rows', async () => {
+    const db = await work.database();
+    let kills = 0;
+    // The writer keeps its connection from batch to batch (import-writer.ts); between two batches it
+    // is idle with COMMIT as its last statement, which no read runs. Killed there, it must be given
+    // up and another one used; a kept connection without an error listener would crash the process.
+    const { run, killed } = await importWhileKilling(db, async (dbname) => {
+      if (kills >= 3) return 0;
+      const r = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = $1 AND application_name = 'regdb' AND state = 'idle' AND query = 'COMMIT'`,
+        [dbname],
+      );
+      kills += r.rowCount ?? 0;
+      return r.rowCount ?? 0;
+    });
+    expect(killed).toBeGreaterThan(0);
+    expect(run.code, describeRun(run)).toBe(0);
+    const dump = await importDump(db);
+    expect(rowsOf(dump)).toEqual(rowsOf(reference));
+    expect(dump['import_statistics']).toHaveLength(1);
+    expectLastRunClean(dump);
+    await db.drop();
+  });
+
   it('every connection killed for seconds: a clean exit 1, then the rerun gives the same rows', async () => {
     const db = await work.database();
     let started = 0;
