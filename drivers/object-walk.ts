@@ -8,6 +8,7 @@ import type { FileInfo, ListEntry, WalkOptions } from './driver.js';
 import { PathNotFoundError } from './errors.js';
 import { checkPageOrder, directoryWalk, ListingOrderError } from './listing-order.js';
 import { compareBytewise } from './paths.js';
+import { Prefetch } from './prefetch.js';
 
 export interface ObjectEntry {
   readonly key: string;
@@ -304,69 +305,6 @@ async function split(
   }
   ranges.push({ prefix: range.prefix, startAfter: lower, end: range.end });
   return ranges;
-}
-
-/** Pulls from a generator ahead of its consumer, at most `depth` items buffered. */
-class Prefetch<T> {
-  private readonly buffer: T[] = [];
-  private done = false;
-  private error: unknown;
-  private waiter: (() => void) | undefined;
-  private space: (() => void) | undefined;
-  private cancelled = false;
-
-  constructor(
-    gen: AsyncGenerator<T>,
-    private readonly depth: number,
-  ) {
-    void this.pump(gen);
-  }
-
-  private async pump(gen: AsyncGenerator<T>): Promise<void> {
-    try {
-      for await (const item of gen) {
-        if (this.cancelled) break;
-        this.buffer.push(item);
-        this.wake();
-        while (this.buffer.length >= this.depth && !this.cancelled)
-          await new Promise<void>((r) => (this.space = r));
-      }
-    } catch (err) {
-      this.error = err ?? new Error('range listing failed');
-    }
-    this.done = true;
-    this.wake();
-  }
-
-  /** The consumer stopped: list no further pages. */
-  cancel(): void {
-    this.cancelled = true;
-    this.buffer.length = 0;
-    const s = this.space;
-    this.space = undefined;
-    s?.();
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-  }
-
-  async *items(): AsyncGenerator<T> {
-    for (;;) {
-      if (this.buffer.length > 0) {
-        yield this.buffer.shift() as T;
-        const s = this.space;
-        this.space = undefined;
-        s?.();
-        continue;
-      }
-      if (this.error !== undefined) throw this.error;
-      if (this.done) return;
-      await new Promise<void>((r) => (this.waiter = r));
-    }
-  }
 }
 
 /**
