@@ -29,6 +29,7 @@ import {
   timeCopyIn,
   triggerTableCounts,
 } from './lib/bench-limit.js';
+import { machineCpuSince, markCpu } from './lib/bench-cpu.js';
 import { runMeasured } from './lib/bench-proc.js';
 import { cliNodeFlags } from './lib/node-flags.js';
 import { renderFigures, type BenchFigures, type ShardFigure, type StepFigure } from './lib/bench-report.js';
@@ -330,7 +331,10 @@ async function main(): Promise<void> {
     const fresh = await tableStates(importUrl, tables);
 
     say(`import (${opts.driver}${opts.shards > 1 ? `, ${opts.shards} shard processes at once` : ''})`);
+    const pids = store?.storePids() ?? [];
+    const cpuBefore = markCpu(pids);
     const { imp, report, shards } = await importShards(opts, importCfg, work);
+    const machine = machineCpuSince(cpuBefore, pids);
     const after = await tableStates(importUrl, tables);
 
     say('copy out the final rows, \\copy them into a fresh migrated database');
@@ -371,6 +375,7 @@ async function main(): Promise<void> {
       ...(store ? { uploadSeconds: store.seconds, maxInFlight: store.proxy.maxInFlight() } : {}),
       ...(opts.delayMs > 0 ? { delayMs: opts.delayMs } : {}),
       migrateSeconds: migrated.seconds,
+      machineCpu: machine,
       import: {
         wallSeconds: imp.seconds,
         steps,

@@ -1,4 +1,5 @@
 /** The benchmark's figures, and their rendering as a plain-text table. */
+import type { MachineCpu } from './bench-cpu.js';
 import type { LoadTiming } from './bench-limit.js';
 import type { CorpusSummary } from './synthetic-writer.js';
 
@@ -40,6 +41,8 @@ export interface BenchFigures {
   /** Most storage requests in flight at once, seen by the proxy. */
   readonly maxInFlight?: number;
   readonly migrateSeconds: number;
+  /** This machine's CPU while the import ran (all processes). */
+  readonly machineCpu?: MachineCpu;
   readonly import: {
     readonly wallSeconds: number;
     readonly steps: readonly StepFigure[];
@@ -83,6 +86,39 @@ function table(rows: readonly (readonly string[])[]): string {
 }
 
 const mark = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+
+/**
+ * The machine's CPU while the import ran, and who used it: when the cores were busy nearly all the
+ * time, the import waited for CPU shared with the store and the database, not for storage latency.
+ */
+function machineRows(f: BenchFigures): string[][] {
+  const m = f.machineCpu;
+  if (m === undefined) return [];
+  const cpu = f.import.cpuSeconds;
+  const importSeconds = cpu ? cpu.user + cpu.system : undefined;
+  const parts: [string, number | undefined][] = [
+    ['import', importSeconds],
+    ...(m.storeSeconds !== undefined ? [['store daemons', m.storeSeconds] as [string, number]] : []),
+    [f.driver === 'gcs' ? 'bench (proxy, GCS server)' : 'bench (proxy)', m.benchSeconds],
+  ];
+  const known = parts.reduce((s, [, v]) => s + (v ?? 0), 0);
+  const shown = importSeconds === undefined ? parts.slice(1) : parts;
+  return [
+    [
+      `machine CPU s busy during the import (${m.cores} cores)`,
+      `${f2(m.busySeconds)} of ${f2(m.availableSeconds)} (${Math.round((100 * m.busySeconds) / Math.max(m.availableSeconds, 1e-9))}%)`,
+      '',
+    ],
+    [
+      `  CPU s: ${shown.map(([k]) => k).join(' / ')}${importSeconds !== undefined ? ' / rest (PostgreSQL, other)' : ''}`,
+      [
+        ...shown.map(([, v]) => f2(v ?? NaN)),
+        ...(importSeconds !== undefined ? [f2(m.busySeconds - known)] : []),
+      ].join(' / '),
+      '',
+    ],
+  ];
+}
 
 export function renderFigures(f: BenchFigures): string {
   const c = f.corpus.counts;
@@ -170,6 +206,7 @@ export function renderFigures(f: BenchFigures): string {
           : '',
       ],
       ['most storage requests in flight', f.maxInFlight !== undefined ? int(f.maxInFlight) : '-', ''],
+      ...machineRows(f),
     ]),
     '',
     table([

@@ -29,6 +29,8 @@ export interface LoadedStore {
   readonly proxy: StorageProxy;
   readonly objects: number;
   readonly seconds: number;
+  /** Process ids of the store's own daemons (none for the GCS server: it runs in this process). */
+  storePids(): number[];
   close(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export async function startLoadedS3(root: string, delayMs: number): Promise<Load
       secure: false,
       maxrequestspersecond: 0,
     }),
+    () => cluster.pids(),
     () => cluster.stop(),
   );
 }
@@ -87,7 +90,14 @@ export async function startLoadedGcs(root: string, delayMs: number): Promise<Loa
     objects++;
   }
   const proxy = await startStorageProxy({ target: server.endpoint, delayMs });
-  return loaded(started, objects, proxy, gcsStorage(proxy, BUCKET, '/'), () => server.close());
+  return loaded(
+    started,
+    objects,
+    proxy,
+    gcsStorage(proxy, BUCKET, '/'),
+    () => [],
+    () => server.close(),
+  );
 }
 
 /** A loaded store: its config section (through the proxy), the proxy, and how to stop both. */
@@ -96,6 +106,7 @@ function loaded(
   objects: number,
   proxy: StorageProxy,
   storage: DriverSelection,
+  storePids: () => number[],
   stopStore: () => Promise<void>,
 ): LoadedStore {
   return {
@@ -103,6 +114,7 @@ function loaded(
     proxy,
     objects,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    storePids,
     close: async () => {
       await proxy.close();
       await stopStore();
