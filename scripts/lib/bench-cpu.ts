@@ -1,5 +1,5 @@
 /**
- * Where this machine's CPU went while the import ran: all cores busy (os.cpus), the import
+ * Where this machine's CPU went while the import ran: all cores busy (/proc/stat), the import
  * processes (their rusage, from the caller), the object store's daemons (/proc/<pid>/stat), this
  * bench process (the proxy, and the GCS test server when it serves), and the rest (PostgreSQL, the
  * kernel, anything else running). On a small machine that hosts the store and the database beside
@@ -28,7 +28,7 @@ export interface MachineCpu {
 
 let clockTicks: number | undefined;
 
-/** Clock ticks per second of /proc/<pid>/stat (sysconf CLK_TCK; 100 on Linux when getconf is missing). */
+/** Clock ticks per second of /proc's CPU times (sysconf CLK_TCK; 100 on Linux when getconf is missing). */
 function ticksPerSecond(): number {
   if (clockTicks === undefined) {
     const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
@@ -53,7 +53,28 @@ export function procCpuSeconds(pid: number): number | undefined {
   return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / ticksPerSecond() : undefined;
 }
 
-export function markCpu(storePids: readonly number[]): CpuMark {
+/**
+ * Busy and total milliseconds of all cores since boot. From /proc/stat's first line, which counts
+ * what os.cpus() leaves out (softirq, where the kernel does the loopback network's work, steal and
+ * iowait); from os.cpus() where there is no /proc.
+ */
+function coreMs(): { busyMs: number; totalMs: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    // cpu user nice system idle iowait irq softirq steal (guest time is already in user and nice)
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1, 9)
+      .map(Number);
+    const busy = user! + nice! + system! + irq! + softirq! + (steal ?? 0);
+    if (Number.isFinite(busy) && Number.isFinite(idle! + iowait!)) {
+      const ms = 1000 / ticksPerSecond();
+      return { busyMs: busy * ms, totalMs: (busy + idle! + iowait!) * ms };
+    }
+  } catch {
+    // no /proc: os.cpus() below
+  }
   let busyMs = 0;
   let totalMs = 0;
   for (const { times: t } of cpus()) {
@@ -61,6 +82,11 @@ export function markCpu(storePids: readonly number[]): CpuMark {
     busyMs += busy;
     totalMs += busy + t.idle;
   }
+  return { busyMs, totalMs };
+}
+
+export function markCpu(storePids: readonly number[]): CpuMark {
+  const { busyMs, totalMs } = coreMs();
   const store = new Map<number, number>();
   for (const pid of storePids) {
     const s = procCpuSeconds(pid);

@@ -99,7 +99,10 @@ function machineRows(f: BenchFigures): string[][] {
   const parts: [string, number | undefined][] = [
     ['import', importSeconds],
     ...(m.storeSeconds !== undefined ? [['store daemons', m.storeSeconds] as [string, number]] : []),
-    [f.driver === 'gcs' ? 'bench (proxy, GCS server)' : 'bench (proxy)', m.benchSeconds],
+    [
+      f.driver === 'gcs' ? 'bench (proxy, GCS server)' : f.driver === 's3' ? 'bench (proxy)' : 'bench',
+      m.benchSeconds,
+    ],
   ];
   const known = parts.reduce((s, [, v]) => s + (v ?? 0), 0);
   const shown = importSeconds === undefined ? parts.slice(1) : parts;
