@@ -7,6 +7,7 @@
  * Digests stay strings here: they are validated where the access checks happen (row building).
  */
 import { goJsonIndent, type GoJsonValue } from './go-json.js';
+import { compareBytewise } from './paths.js';
 
 export const MT = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -242,6 +243,7 @@ function descriptorToGo(d: Descriptor): GoJsonValue {
   if (d.digest !== '') fields.push(['digest', d.digest]);
   if (d.urls && d.urls.length > 0) fields.push(['urls', { kind: 'array', items: [...d.urls] }]);
   if (d.annotations && Object.keys(d.annotations).length > 0) {
+    // Go sorts map keys by their UTF-8 bytes.
     const keys = Object.keys(d.annotations).sort(compareBytewise);
     fields.push([
       'annotations',
@@ -249,11 +251,6 @@ function descriptorToGo(d: Descriptor): GoJsonValue {
     ]);
   }
   return { kind: 'object', fields };
-}
-
-/** Go sorts map keys by their UTF-8 bytes. */
-function compareBytewise(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 /** §2.6.1: Docker excludes foreign layers; OCI excludes the two non-distributable types (not +zstd). */

@@ -45,6 +45,29 @@ describe('bytewise order', () => {
     expect([...words].sort(compareBytewise)).toEqual(byBytes);
   });
 
+  it('agrees with Buffer.compare of the UTF-8 bytes on random strings, ASCII-only and mixed', () => {
+    // A fixed seed: the same strings every run. ASCII pairs take the native comparison, the others
+    // the code-unit loop; both must give the sign of the byte comparison.
+    let seed = 12345;
+    const next = (n: number): number => {
+      seed = (seed * 48271) % 2147483647; // Park-Miller: exact in doubles, high bits used below
+      return Math.floor((seed / 2147483647) * n);
+    };
+    const alphabets = [
+      ['a', 'b', '-', '.', '/', '_', '0', 'Z'],
+      ['a', '/', '\u00e9', '\uFFFD', '\uE000', '\u{1F600}', '\u{10000}', 'z'],
+    ];
+    const word = (alphabet: readonly string[]): string =>
+      Array.from({ length: next(6) }, () => alphabet[next(alphabet.length)]!).join('');
+    const sign = (n: number): number => (n < 0 ? -1 : n > 0 ? 1 : 0);
+    for (let i = 0; i < 4000; i++) {
+      const a = word(alphabets[i % 2]!);
+      const b = i % 3 === 0 ? a + word(alphabets[0]!) : word(alphabets[(i >> 1) % 2]!);
+      const want = Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+      expect(sign(compareBytewise(a, b)), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`).toBe(want);
+    }
+  });
+
   it('sorts walk children so that directories compare as name + "/"', () => {
     const children = [
       { name: 'v1', isDir: true },

@@ -16,6 +16,31 @@ describe('uriEncode', () => {
   ])('%s (keep "/": %s)', (input, keep, want) => {
     expect(uriEncode(input, keep)).toBe(want);
   });
+
+  it('agrees with RFC 3986 byte by byte, for every ASCII character and some beyond', () => {
+    // The reference: each UTF-8 byte kept when unreserved (or a kept '/'), else %XX in upper case.
+    const reference = (s: string, keepSlash: boolean): string =>
+      [...Buffer.from(s, 'utf8')]
+        .map((b) => {
+          const c = String.fromCharCode(b);
+          return /[A-Za-z0-9\-._~]/.test(c) || (keepSlash && c === '/')
+            ? c
+            : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+        })
+        .join('');
+    const ascii = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));
+    const samples = [
+      ...ascii,
+      ascii.join(''),
+      'docker/registry/v2/blobs/sha256/ab/abcdef/data',
+      'repositories/group/multi.x/_manifests/tags/v1.0-rc~1/current/link',
+      'continuation-token_1.x~',
+      'é/ü\u{1F600}',
+    ];
+    for (const s of samples)
+      for (const keep of [true, false])
+        expect(uriEncode(s, keep), JSON.stringify(s)).toBe(reference(s, keep));
+  });
 });
 
 describe('xmlDecode', () => {
