@@ -41,7 +41,7 @@ const FROM_SURROGATES = /[\uD800-\uFFFF]/;
  * compares UTF-16 code units, which agrees with UTF-8 byte order except for surrogates against
  * U+E000..U+FFFF; that case is corrected here. Strings without a code unit from U+D800 up (every
  * registry path in practice) are compared natively: a listing's order is checked key by key, and the
- * loop below cost ten times as much on paths sharing a long prefix.
+ * loop below cost 8 to 12 times as much on paths sharing a long prefix.
  */
 export function compareBytewise(a: string, b: string): number {
   if (!FROM_SURROGATES.test(a) && !FROM_SURROGATES.test(b)) return a < b ? -1 : a > b ? 1 : 0;

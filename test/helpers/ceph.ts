@@ -147,7 +147,7 @@ export async function startCephCluster(): Promise<CephCluster> {
       // pools sized for a server only switch between threads here. With the defaults (radosgw 512
       // request threads, 3 messenger threads a daemon, the OSD 8 shards of 2 threads) radosgw spent
       // 7.0-7.8 CPU s on the 6,290 requests of a 3,000-tag import at 30 ms and the import took
-      // 11.2-11.9 s; with these 3.8-4.3 CPU s and 8.5-9.0 s (three runs each, same rows).
+      // 11.2-11.9 s; with these 3.5-3.9 CPU s and 8.2-8.6 s (three runs each, same rows).
       'ms async op threads = 1',
       '[mon]',
       `mon data = ${dir}/mon/ceph-$id`,
