@@ -20,11 +20,6 @@ export class Prefetch<T> {
     void this.pump(source);
   }
 
-  /** Whether the source is exhausted (or failed, or was cancelled). */
-  get finished(): boolean {
-    return this.done;
-  }
-
   private async pump(source: AsyncIterable<T>): Promise<void> {
     try {
       for await (const item of source) {
@@ -42,7 +37,7 @@ export class Prefetch<T> {
     this.wake();
   }
 
-  /** The consumer stopped: pull no further (the source is returned at its next item). */
+  /** The consumer stopped: pull no further (the source is returned at its next item). Harmless once done. */
   cancel(): void {
     this.cancelled = true;
     this.buffer.length = 0;

@@ -95,31 +95,23 @@ function machineRows(f: BenchFigures): string[][] {
   const m = f.machineCpu;
   if (m === undefined) return [];
   const cpu = f.import.cpuSeconds;
-  const importSeconds = cpu ? cpu.user + cpu.system : undefined;
-  const parts: [string, number | undefined][] = [
-    ['import', importSeconds],
+  const bench =
+    f.driver === 'gcs' ? 'bench (proxy, GCS server)' : f.driver === 's3' ? 'bench (proxy)' : 'bench';
+  // Who used the busy seconds; the rest is only known when the import's own CPU is.
+  const parts: [string, number][] = [
+    ...(cpu ? [['import', cpu.user + cpu.system] as [string, number]] : []),
     ...(m.storeSeconds !== undefined ? [['store daemons', m.storeSeconds] as [string, number]] : []),
-    [
-      f.driver === 'gcs' ? 'bench (proxy, GCS server)' : f.driver === 's3' ? 'bench (proxy)' : 'bench',
-      m.benchSeconds,
-    ],
+    [bench, m.benchSeconds],
   ];
-  const known = parts.reduce((s, [, v]) => s + (v ?? 0), 0);
-  const shown = importSeconds === undefined ? parts.slice(1) : parts;
+  if (cpu) parts.push(['rest (PostgreSQL, other)', m.busySeconds - parts.reduce((s, [, v]) => s + v, 0)]);
+  const percent = Math.round((100 * m.busySeconds) / Math.max(m.availableSeconds, 1e-9));
   return [
     [
       `machine CPU s busy during the import (${m.cores} cores)`,
-      `${f2(m.busySeconds)} of ${f2(m.availableSeconds)} (${Math.round((100 * m.busySeconds) / Math.max(m.availableSeconds, 1e-9))}%)`,
+      `${f2(m.busySeconds)} of ${f2(m.availableSeconds)} (${percent}%)`,
       '',
     ],
-    [
-      `  CPU s: ${shown.map(([k]) => k).join(' / ')}${importSeconds !== undefined ? ' / rest (PostgreSQL, other)' : ''}`,
-      [
-        ...shown.map(([, v]) => f2(v ?? NaN)),
-        ...(importSeconds !== undefined ? [f2(m.busySeconds - known)] : []),
-      ].join(' / '),
-      '',
-    ],
+    [`  CPU s: ${parts.map(([k]) => k).join(' / ')}`, parts.map(([, v]) => f2(v)).join(' / '), ''],
   ];
 }
 

@@ -184,8 +184,8 @@ export class ImportWriter {
   /** After a write: keep its connection for the next one, or give it back. */
   private afterWrite(client: pg.PoolClient, broken: boolean): void {
     const now = Date.now();
-    const since = this.firstUse.get(client) ?? now;
-    this.firstUse.set(client, since);
+    let since = this.firstUse.get(client);
+    if (since === undefined) this.firstUse.set(client, (since = now));
     const lifetime = this.pool.options.maxLifetimeSeconds;
     const expired = lifetime !== undefined && lifetime > 0 && now - since >= lifetime * 1000;
     if (broken || expired || (this.pool.options.max ?? 10) < 2) return client.release(broken);
@@ -393,8 +393,7 @@ export class ImportWriter {
   }
 
   private async run(c: pg.ClientBase, label: string, sql: string, params?: unknown[]): Promise<number> {
-    const res = await this.timed(label, () => c.query(sql, params));
-    return res.rowCount ?? 0;
+    return affectedRows(await this.timed(label, () => c.query(sql, params)));
   }
 
   /**
@@ -414,10 +413,9 @@ export class ImportWriter {
     });
   }
 
-  /** A set-based merge (import-sql.ts `withGc`): its single row holds the rows inserted. */
+  /** A set-based merge (import-sql.ts `withGc`), sent alone. */
   private async merged(c: pg.ClientBase, label: string, sql: string): Promise<number> {
-    const res = await this.timed(label, () => c.query<{ n: number }>(sql));
-    return res.rows[0]?.n ?? 0;
+    return insertedCount(await this.timed(label, () => c.query(sql)));
   }
 
   private async writeOn(c: pg.ClientBase, batch: Batch): Promise<Inserted> {

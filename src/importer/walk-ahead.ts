@@ -28,11 +28,12 @@ export class WalkAhead<T> implements AsyncIterable<T> {
 
   /** Starts listing now (idempotent); the step that takes the walk later finds what was listed. */
   start(): void {
+    if (this.prefetch) return;
     const open = this.open;
     async function* opened(): AsyncGenerator<T> {
       yield* await open();
     }
-    this.prefetch ??= new Prefetch(opened(), this.maxItems);
+    this.prefetch = new Prefetch(opened(), this.maxItems);
   }
 
   /** Nobody will take the walk: list no further. */
@@ -49,7 +50,7 @@ export class WalkAhead<T> implements AsyncIterable<T> {
       yield* prefetch.items();
     } finally {
       // The step stopped early (an error, or it found what it needed): the walk stops too.
-      if (!prefetch.finished) prefetch.cancel();
+      prefetch.cancel();
     }
   }
 }
